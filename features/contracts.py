@@ -1,0 +1,495 @@
+"""The raw-table data contract: table names, columns, dtypes, codes and validation.
+
+Every source (a folder of CSV/Parquet/Excel files, or a SQL database) provides the tables below
+under these names. :func:`validate` coerces each table to its dtypes and checks ranges, choices,
+primary keys, foreign keys and date order. Every bad row is reported as a :class:`Problem` naming
+table, row, column and reason, and set aside; valid rows are kept. A missing table or column, or a
+required table left with no usable rows, is *fatal*: :func:`validate` still returns, and
+:meth:`ValidationReport.raise_if_fatal` turns it into one clear :class:`ContractError`.
+
+This module is the one place where column names and codes are spelled; import them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+SCHEMA_VERSION = "1"
+
+# --- codes ---------------------------------------------------------------------------------------
+
+#: Topic catalogue: topic_id -> (name_zh, name_en).
+TOPICS: dict[str, tuple[str, str]] = {
+    "TP01": ("理想信念", "Ideals and convictions"),
+    "TP02": ("党性修养", "Party spirit"),
+    "TP03": ("法治素养", "Rule of law"),
+    "TP04": ("经济发展", "Economic development"),
+    "TP05": ("科技创新", "Science and innovation"),
+    "TP06": ("数字治理", "Digital governance"),
+    "TP07": ("乡村振兴", "Rural revitalisation"),
+    "TP08": ("生态文明", "Ecological civilisation"),
+    "TP09": ("应急管理", "Emergency management"),
+    "TP10": ("基层治理", "Grassroots governance"),
+    "TP11": ("文化建设", "Cultural development"),
+    "TP12": ("领导能力", "Leadership"),
+}
+RANKS: tuple[str, ...] = ("科员", "副科", "正科", "副处", "正处", "副厅")
+CATEGORIES: tuple[str, ...] = ("综合管理", "经济管理", "政法", "社会事业", "城建环保", "党务群团")
+UNIT_LEVELS: tuple[str, ...] = ("市级部门", "区县", "乡镇街道")
+MODES: tuple[str, ...] = ("面授", "网络", "移动", "混合")
+CLASS_KINDS: tuple[str, ...] = ("rollcall", "elective", "online")
+ENROLL_SOURCES: tuple[str, ...] = ("rollcall", "self")
+GENDERS: tuple[str, ...] = ("男", "女")
+EDUCATIONS: tuple[str, ...] = ("大专", "本科", "硕士", "博士")
+INSTITUTION_KINDS: tuple[str, ...] = ("党校", "行政学院", "高校", "干部学院", "网络学院")
+TEACHER_TITLES: tuple[str, ...] = ("讲师", "副教授", "教授", "特聘专家")
+
+#: Separator used for list-valued cells (``classes.target_ranks``) in flat files and SQL.
+LIST_SEP = "|"
+
+
+# --- table specifications ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a raw table: its kind, whether it may be empty, and its allowed values."""
+
+    kind: str  # id | str | int | float | date | list
+    nullable: bool = False
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A raw table: columns in order, primary key, foreign keys and date-order rules."""
+
+    name: str
+    columns: dict[str, Column]
+    key: tuple[str, ...] = ()
+    foreign: tuple[tuple[str, str], ...] = ()  # (column, parent table); parent key is its id
+    date_order: tuple[tuple[str, str], ...] = ()  # (earlier, later); later may be empty
+    required: bool = True
+    must_have_rows: bool = False  # training cannot start when this table has no usable rows
+
+
+ID = Column("id")
+ID_OPT = Column("id", nullable=True)
+DATE = Column("date")
+SCORE = Column("int", lo=1, hi=5)
+WEIGHT = Column("float", lo=0.0, hi=1.0)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in [
+        Table(
+            "topics",
+            {"topic_id": ID, "name_zh": Column("str"), "name_en": Column("str")},
+            key=("topic_id",),
+            must_have_rows=True,
+        ),
+        Table(
+            "units",
+            {
+                "unit_id": ID,
+                "name": Column("str"),
+                "district": Column("str"),
+                "level": Column("str", choices=UNIT_LEVELS),
+                "sector": Column("str"),
+            },
+            key=("unit_id",),
+        ),
+        Table(
+            "cadres",
+            {
+                "cadre_id": ID,
+                "unit_id": ID,
+                "rank": Column("str", choices=RANKS),
+                "category": Column("str", choices=CATEGORIES),
+                "birth_year": Column("int", lo=1940, hi=2010),
+                "gender": Column("str", nullable=True, choices=GENDERS),
+                "education": Column("str", nullable=True, choices=EDUCATIONS),
+                "appointed_on": Column("date", nullable=True),
+            },
+            key=("cadre_id",),
+            foreign=(("unit_id", "units"),),
+            must_have_rows=True,
+        ),
+        Table(
+            "post_requirements",
+            {
+                "rank": Column("str", choices=RANKS),
+                "category": Column("str", choices=CATEGORIES),
+                "topic_id": ID,
+                "target": WEIGHT,
+            },
+            key=("rank", "category", "topic_id"),
+            foreign=(("topic_id", "topics"),),
+        ),
+        Table(
+            "institutions",
+            {
+                "institution_id": ID,
+                "name": Column("str"),
+                "kind": Column("str", choices=INSTITUTION_KINDS),
+            },
+            key=("institution_id",),
+        ),
+        Table(
+            "teachers",
+            {
+                "teacher_id": ID,
+                "institution_id": ID,
+                "title": Column("str", choices=TEACHER_TITLES),
+            },
+            key=("teacher_id",),
+            foreign=(("institution_id", "institutions"),),
+        ),
+        Table(
+            "teacher_topics",
+            {"teacher_id": ID, "topic_id": ID, "weight": WEIGHT},
+            key=("teacher_id", "topic_id"),
+            foreign=(("teacher_id", "teachers"), ("topic_id", "topics")),
+        ),
+        Table(
+            "staff",
+            {
+                "staff_id": ID,
+                "institution_id": ID,
+                "background": Column("str"),
+                "years": Column("int", lo=0, hi=50),
+            },
+            key=("staff_id",),
+            foreign=(("institution_id", "institutions"),),
+        ),
+        Table(
+            "courses",
+            {
+                "course_id": ID,
+                "title": Column("str"),
+                "mode": Column("str", choices=MODES),
+                "hours": Column("float", lo=0.1, hi=200.0),
+                "level": Column("int", lo=1, hi=3),
+                "institution_id": ID,
+                "teacher_id": ID_OPT,
+                "published_on": DATE,
+            },
+            key=("course_id",),
+            foreign=(("institution_id", "institutions"), ("teacher_id", "teachers")),
+            must_have_rows=True,
+        ),
+        Table(
+            "course_topics",
+            {"course_id": ID, "topic_id": ID, "weight": WEIGHT},
+            key=("course_id", "topic_id"),
+            foreign=(("course_id", "courses"), ("topic_id", "topics")),
+            must_have_rows=True,
+        ),
+        Table(
+            "classes",
+            {
+                "class_id": ID,
+                "name": Column("str"),
+                "institution_id": ID,
+                "kind": Column("str", choices=CLASS_KINDS),
+                "start_on": DATE,
+                "end_on": DATE,
+                "capacity": Column("int", lo=1, hi=10_000),
+                "target_ranks": Column("list"),
+                "staff_id": ID_OPT,
+            },
+            key=("class_id",),
+            foreign=(("institution_id", "institutions"), ("staff_id", "staff")),
+            date_order=(("start_on", "end_on"),),
+        ),
+        Table(
+            "class_topics",
+            {"class_id": ID, "topic_id": ID, "weight": WEIGHT},
+            key=("class_id", "topic_id"),
+            foreign=(("class_id", "classes"), ("topic_id", "topics")),
+        ),
+        Table(
+            "class_sessions",
+            {"class_id": ID, "course_id": ID, "teacher_id": ID, "session_on": DATE},
+            key=("class_id", "course_id"),
+            foreign=(("class_id", "classes"), ("course_id", "courses"), ("teacher_id", "teachers")),
+        ),
+        Table(
+            "enrollments",
+            {
+                "cadre_id": ID,
+                "course_id": ID,
+                "class_id": ID_OPT,
+                "source": Column("str", choices=ENROLL_SOURCES),
+                "enrolled_on": DATE,
+                "completed_on": Column("date", nullable=True),
+                "progress": WEIGHT,
+                "hours": Column("float", lo=0.0, hi=500.0),
+            },
+            key=("cadre_id", "course_id", "enrolled_on"),
+            foreign=(("cadre_id", "cadres"), ("course_id", "courses"), ("class_id", "classes")),
+            date_order=(("enrolled_on", "completed_on"),),
+        ),
+        Table(
+            "items",
+            {"item_id": ID, "topic_id": ID},
+            key=("item_id", "topic_id"),
+            foreign=(("topic_id", "topics"),),
+        ),
+        Table(
+            "responses",
+            {
+                "cadre_id": ID,
+                "item_id": ID,
+                "answered_on": DATE,
+                "correct": Column("int", lo=0, hi=1),
+                "class_id": ID_OPT,
+            },
+            foreign=(("cadre_id", "cadres"), ("item_id", "items"), ("class_id", "classes")),
+        ),
+        Table(
+            "course_ratings",
+            {
+                "cadre_id": ID,
+                "course_id": ID,
+                "class_id": ID_OPT,
+                "teacher_id": ID_OPT,
+                "rated_on": DATE,
+                "course_score": SCORE,
+                "teacher_score": Column("int", nullable=True, lo=1, hi=5),
+            },
+            foreign=(
+                ("cadre_id", "cadres"),
+                ("course_id", "courses"),
+                ("class_id", "classes"),
+                ("teacher_id", "teachers"),
+            ),
+        ),
+        Table(
+            "staff_ratings",
+            {"cadre_id": ID, "class_id": ID, "staff_id": ID, "rated_on": DATE, "score": SCORE},
+            foreign=(("cadre_id", "cadres"), ("class_id", "classes"), ("staff_id", "staff")),
+        ),
+    ]
+}
+
+#: Parent table -> its id column (the target of foreign keys).
+PARENT_KEY: dict[str, str] = {name: t.key[0] for name, t in TABLES.items() if len(t.key) == 1}
+PARENT_KEY["items"] = "item_id"
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in the raw tables.
+
+    ``row`` is the 1-based data row of the table as it was read (the header is not counted), or
+    ``None`` for a problem with the whole table; ``fatal`` problems stop training.
+    """
+
+    table: str
+    row: int | None
+    column: str | None
+    reason: str
+    fatal: bool = False
+
+    def __str__(self) -> str:
+        where = self.table if self.row is None else f"{self.table} row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.reason}"
+
+
+class ContractError(ValueError):
+    """Raised when the raw tables cannot be used at all (missing table/column, no usable rows)."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"the raw tables cannot be used:\n{lines}")
+
+
+@dataclass
+class ValidationReport:
+    """Clean tables plus every problem found, in table order."""
+
+    tables: dict[str, pd.DataFrame]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> list[Problem]:
+        """The problems that make the tables unusable."""
+        return [p for p in self.problems if p.fatal]
+
+    def raise_if_fatal(self) -> None:
+        """Raise :class:`ContractError` naming every fatal problem, if there is any."""
+        if self.fatal:
+            raise ContractError(self.fatal)
+
+    def problems_frame(self) -> pd.DataFrame:
+        """The problems as a DataFrame (table, row, column, reason, fatal)."""
+        cols = ["table", "row", "column", "reason", "fatal"]
+        return pd.DataFrame([[getattr(p, c) for c in cols] for p in self.problems], columns=cols)
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty DataFrame with the columns and dtypes of table ``name``."""
+    return pd.DataFrame(
+        {c: pd.Series(dtype=_dtype(col)) for c, col in TABLES[name].columns.items()}
+    )
+
+
+def _dtype(col: Column) -> str:
+    return {
+        "id": "object",
+        "str": "object",
+        "int": "Int64",
+        "float": "float64",
+        "date": "datetime64[ns]",
+        "list": "object",
+    }[col.kind]
+
+
+def _coerce(series: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
+    """Coerce one raw column; return (values, bad) where bad marks cells that failed."""
+    raw = series.astype("object")
+    blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and v.strip() == "")
+    if col.kind in ("id", "str"):
+        out = raw.map(_to_text)
+        bad = pd.Series(False, index=raw.index)
+    elif col.kind == "int":
+        num = pd.to_numeric(raw.where(~blank), errors="coerce")
+        bad = (num.isna() & ~blank) | (num.notna() & (num != np.floor(num.fillna(0))))
+        out = num.where(~bad).astype("Float64").round().astype("Int64")
+    elif col.kind == "float":
+        out = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
+        bad = out.isna() & ~blank
+    elif col.kind == "date":
+        out = pd.to_datetime(raw.where(~blank).map(_to_text), errors="coerce", format="mixed")
+        out = out.dt.tz_localize(None) if getattr(out.dt, "tz", None) is not None else out
+        out = out.dt.normalize().astype("datetime64[ns]")
+        bad = out.isna() & ~blank
+    elif col.kind == "list":
+        out = raw.map(_to_list)
+        bad = pd.Series(False, index=raw.index)
+    else:  # pragma: no cover - specs are static
+        raise ValueError(f"unknown column kind {col.kind}")
+    return out.where(~blank, None) if col.kind in ("id", "str", "list") else out, bad
+
+
+def _to_text(v: object) -> object:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    s = str(v).strip()
+    return s or None
+
+
+def _to_list(v: object) -> object:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return tuple(str(x).strip() for x in v if str(x).strip())
+    s = _to_text(v)
+    if s is None:
+        return None
+    s = str(s).strip("[]")
+    return tuple(
+        x.strip().strip("'\"") for x in s.replace(",", LIST_SEP).split(LIST_SEP) if x.strip()
+    )
+
+
+def _check_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame | None:
+    """Coerce and check one table on its own (no foreign keys); None if unusable."""
+    spec = TABLES[name]
+    raw = raw.reset_index(drop=True)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in spec.columns if c not in raw.columns]
+    for c in missing:
+        problems.append(Problem(name, None, c, "required column is missing", fatal=True))
+    if missing:
+        return None
+    keep = pd.Series(True, index=raw.index)
+    out = {}
+    for c, col in spec.columns.items():
+        values, bad = _coerce(raw[c], col)
+        reasons = pd.Series(None, index=raw.index, dtype="object")
+        reasons[bad] = f"not a valid {col.kind}: " + raw[c][bad].astype(str)
+        empty = values.isna() & ~bad
+        if not col.nullable:
+            reasons[empty] = "is empty"
+        if col.choices is not None:
+            off = values.notna() & ~values.isin(col.choices) & ~bad
+            reasons[off] = (
+                "must be one of " + "/".join(col.choices) + ": got " + values[off].astype(str)
+            )
+        if col.kind == "list" and name == "classes":
+            wrong = values.map(lambda t: t is not None and any(r not in RANKS for r in t))
+            reasons[wrong] = "lists an unknown rank"
+        if col.lo is not None or col.hi is not None:
+            num = pd.to_numeric(values, errors="coerce")
+            off = num.notna() & ((num < col.lo) | (num > col.hi))
+            reasons[off] = f"must be between {col.lo:g} and {col.hi:g}: got " + num[off].astype(str)
+        for i in reasons.index[reasons.notna()]:
+            problems.append(Problem(name, int(i) + 1, c, reasons[i]))
+        keep &= reasons.isna()
+        out[c] = values
+    df = pd.DataFrame(out)
+    for early, late in spec.date_order:
+        wrong = df[late].notna() & df[early].notna() & (df[late] < df[early])
+        for i in df.index[wrong & keep]:
+            problems.append(Problem(name, int(i) + 1, late, f"{late} is before {early}"))
+        keep &= ~wrong
+    if spec.key:
+        # a later row repeating the key of a valid earlier row is set aside
+        dup = df[keep].duplicated(list(spec.key), keep="first").reindex(df.index, fill_value=False)
+        for i in df.index[dup]:
+            problems.append(Problem(name, int(i) + 1, ",".join(spec.key), "duplicate id"))
+        keep &= ~dup
+    df = df[keep]
+    df.index = df.index + 1  # remember the source row number
+    return df
+
+
+def validate(raw: dict[str, pd.DataFrame]) -> ValidationReport:
+    """Validate raw tables against the contract.
+
+    Parameters
+    ----------
+    raw : dict of str to DataFrame
+        Tables as read from the source; values may still be strings.
+
+    Returns
+    -------
+    ValidationReport
+        ``tables`` holds every table with its contract dtypes and only the valid rows (the index is
+        the 1-based source row); ``problems`` names every row set aside and why.
+    """
+    problems: list[Problem] = []
+    tables: dict[str, pd.DataFrame] = {}
+    for name, spec in TABLES.items():  # parents come before children in TABLES
+        if name not in raw:
+            if spec.required:
+                problems.append(Problem(name, None, None, "required table is missing", fatal=True))
+            continue
+        df = _check_table(name, raw[name], problems)
+        if df is None:
+            continue
+        for c, parent in spec.foreign:
+            if parent not in tables:
+                continue
+            known = tables[parent][PARENT_KEY[parent]]
+            orphan = df[c].notna() & ~df[c].isin(set(known))
+            for i in df.index[orphan]:
+                problems.append(Problem(name, int(i), c, f"unknown {parent} id {df.at[i, c]!r}"))
+            df = df[~orphan]
+        if df.empty and (spec.must_have_rows or len(raw[name]) > 0):
+            problems.append(Problem(name, None, None, "no usable rows", fatal=True))
+        tables[name] = df
+    return ValidationReport(tables, problems)

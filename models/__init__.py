@@ -1,0 +1,1 @@
+"""Estimators: knowledge reserve, course recommender, matchers, rollcall, quality (no I/O)."""

@@ -1,0 +1,1 @@
+"""The FastAPI scoring service that loads a trained bundle."""

@@ -1,0 +1,1 @@
+"""Pipelines and the ``ganxun`` command line: load, validate, fit, evaluate, track, bundle."""
