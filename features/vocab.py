@@ -1,0 +1,38 @@
+"""One mapping between external ids (``cadre_id``) and internal indices (``cadre_idx``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+class Vocabulary:
+    """Map external string ids to contiguous integer indices and back.
+
+    Fitted once on training data; ids never seen get ``-1`` from :meth:`index`, so callers decide
+    how to treat them (cold start, 404) instead of silently getting someone else's row.
+    """
+
+    def __init__(self, ids: Iterable[str]):
+        self.ids_ = np.asarray(pd.unique(pd.Series(list(ids), dtype="object")), dtype=object)
+        self._pos = pd.Index(self.ids_)
+
+    def __len__(self) -> int:
+        return len(self.ids_)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._pos
+
+    def index(self, ids: Iterable[str] | pd.Series) -> np.ndarray:
+        """Indices of ``ids`` (``-1`` for ids not in the vocabulary)."""
+        return self._pos.get_indexer(pd.Index(list(ids) if not isinstance(ids, pd.Series) else ids))
+
+    def one(self, key: str) -> int:
+        """Index of a single id, or ``-1`` when unknown."""
+        return int(self._pos.get_loc(key)) if key in self._pos else -1
+
+    def lookup(self, idx: Iterable[int] | np.ndarray) -> np.ndarray:
+        """External ids at the given indices."""
+        return self.ids_[np.asarray(idx, dtype=np.int64)]
