@@ -1,0 +1,34 @@
+"""Typed dependencies shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from serving.predictor import Predictor
+from serving.settings import Settings
+from serving.store import ModelStore
+
+
+def get_store(request: Request) -> ModelStore:
+    """The app's model store."""
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def get_predictor(store: Annotated[ModelStore, Depends(get_store)]) -> Predictor:
+    """The live predictor; 503 until a bundle is loaded."""
+    predictor = store.current
+    if predictor is None:
+        raise HTTPException(status_code=503, detail="no model bundle is loaded yet")
+    return predictor
+
+
+StoreDep = Annotated[ModelStore, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PredictorDep = Annotated[Predictor, Depends(get_predictor)]

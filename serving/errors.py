@@ -1,0 +1,71 @@
+"""Map every failure to the ``{"error": {"code", "message"}}`` shape with the right status."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.predictor import BadRequestError, UnknownIdError
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media",
+    422: "invalid_request",
+    503: "not_ready",
+}
+
+
+def error_response(status: int, message: str, code: str | None = None) -> JSONResponse:
+    """A JSON error in the service's one error shape."""
+    return JSONResponse(
+        status_code=status,
+        content={"error": {"code": code or _CODES.get(status, "error"), "message": message}},
+    )
+
+
+def _describe(errors: list[dict]) -> str:
+    parts = []
+    for e in errors[:10]:
+        where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers on ``app``."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, _describe(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(UnknownIdError)
+    async def _unknown(_: Request, exc: UnknownIdError) -> JSONResponse:
+        return error_response(404, str(exc))
+
+    @app.exception_handler(BadRequestError)
+    async def _bad(_: Request, exc: BadRequestError) -> JSONResponse:
+        return error_response(422, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            status_code=500,
+            content={"error": {"code": "internal", "message": "internal error; see server log"}},
+        )

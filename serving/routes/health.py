@@ -1,0 +1,41 @@
+"""Liveness, readiness and the live model."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from serving.deps import PredictorDep, StoreDep
+from serving.schemas import Health, ModelInfo
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health)
+def health(store: StoreDep) -> Health:
+    """Liveness: the process answers."""
+    current = store.current
+    return Health(status="ok", model_version=current.version if current else None)
+
+
+@router.get("/ready", response_model=Health, responses={503: {"model": Health}})
+def ready(store: StoreDep) -> Health | JSONResponse:
+    """Readiness: 200 once a bundle is loaded, 503 before."""
+    current = store.current
+    if current is None:
+        return JSONResponse(status_code=503, content={"status": "loading", "model_version": None})
+    return Health(status="ready", model_version=current.version)
+
+
+@router.get("/v1/model", response_model=ModelInfo)
+def model_info(predictor: PredictorDep) -> ModelInfo:
+    """The bundle being served: version, training time, data fingerprint and metrics."""
+    m = predictor.manifest
+    return ModelInfo(
+        model_version=m["version"],
+        trained_at=m.get("trained_at", ""),
+        asof=m.get("asof", ""),
+        data_fingerprint=m.get("data_fingerprint", ""),
+        schema_version=str(m.get("schema_version", "")),
+        metrics=m.get("metrics", {}),
+    )

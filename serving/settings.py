@@ -1,0 +1,17 @@
+"""Serving settings: one pydantic object built in ``create_app`` (env prefix ``GANXUN_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the bundles are and how to serve them."""
+
+    model_config = SettingsConfigDict(env_prefix="GANXUN_")
+
+    artifacts: Path = Path("artifacts")
+    bundle: Path | None = None  # serve this bundle folder instead of the newest one
+    max_k: int = 100

@@ -1,0 +1,164 @@
+"""The ``ganxun`` command line: generate, train, serve, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("ganxun")
+
+DEMO_DATA = Path("data/city")
+DEMO_ARTIFACTS = Path("artifacts")
+DONE_MARK = ".complete"
+
+
+def _generate(scale: str, seed: int, out: Path, fmt: str) -> None:
+    from tqdm.auto import tqdm
+
+    from features.synthetic import generate
+    from training.sources import write_tables, write_truth
+
+    t0 = time.perf_counter()
+    bar = tqdm(desc=f"simulate {scale} city", unit="month")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    city = generate(scale, seed, progress=progress)
+    bar.close()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DONE_MARK).unlink(missing_ok=True)
+    write_tables(city.tables, out, fmt)
+    write_truth(city.truth, out / "truth")
+    (out / DONE_MARK).write_text(f"scale={scale} seed={seed}\n", encoding="utf-8")
+    rows = ", ".join(f"{n} {len(df):,}" for n, df in city.tables.items() if len(df) >= 1000)
+    print(
+        f"wrote the {scale} city (seed {seed}) to {out} in {time.perf_counter() - t0:.1f}s: {rows}"
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Generate a synthetic city with its hidden truth."""
+    _generate(args.scale, args.seed, Path(args.out), args.format)
+    return 0
+
+
+def _train(data: str, out: Path, config_path: str | None) -> Path:
+    from features.contracts import ContractError
+    from training.config import TrainConfig
+    from training.pipeline import train
+
+    config = TrainConfig()
+    if config_path:
+        import tomllib
+
+        config = TrainConfig.model_validate(tomllib.loads(Path(config_path).read_text("utf-8")))
+    try:
+        result = train(data, out, config)
+    except ContractError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+    print(f"bundle {result.bundle}")
+    if result.report.problems:
+        print(f"{len(result.report.problems)} rows set aside; report: {out / 'problems.csv'}")
+        for p in result.report.problems[:10]:
+            print(f"  - {p}")
+    for name, value in sorted(result.metrics.items()):
+        print(f"  {name:55s} {value:.4f}" if isinstance(value, float) else f"  {name:55s} {value}")
+    return result.bundle
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Validate the raw tables, fit, evaluate, track and write a bundle."""
+    _train(args.data, Path(args.out), args.config)
+    return 0
+
+
+def _serve(artifacts: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    from serving.app import create_app
+    from serving.settings import Settings
+
+    app = create_app(Settings(artifacts=artifacts))
+    print(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the newest bundle under the artifacts folder."""
+    _serve(Path(args.artifacts), args.host, args.port)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate the demo city, train and serve; steps already done are reused."""
+    from training.bundle import newest_bundle
+
+    data, artifacts = Path(args.data), Path(args.artifacts)
+    if (data / DONE_MARK).exists():
+        print(f"reusing the demo city in {data}")
+    else:
+        _generate(args.scale, args.seed, data, "parquet")
+    bundle = newest_bundle(artifacts)
+    if bundle is not None and bundle.stat().st_mtime > (data / DONE_MARK).stat().st_mtime:
+        print(f"reusing bundle {bundle}")
+    else:
+        _train(str(data), artifacts, None)
+    _serve(artifacts, args.host, args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    p = argparse.ArgumentParser(prog="ganxun", description="ganxun 干训: ML for cadre training.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help=cmd_generate.__doc__)
+    g.add_argument("--scale", choices=["tiny", "city", "province"], default="tiny")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", required=True, help="folder for the raw tables (truth/ goes inside)")
+    g.add_argument("--format", choices=["parquet", "csv", "xlsx"], default="parquet")
+    g.set_defaults(func=cmd_generate)
+
+    t = sub.add_parser("train", help=cmd_train.__doc__)
+    t.add_argument("--data", required=True, help="folder of raw tables or a database URL")
+    t.add_argument("--out", default="artifacts", help="artifacts folder (bundles, MLflow store)")
+    t.add_argument("--config", help="TOML file with training hyper-parameters")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("serve", help=cmd_serve.__doc__)
+    s.add_argument("--artifacts", default="artifacts")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help=cmd_demo.__doc__)
+    d.add_argument("--data", default=str(DEMO_DATA))
+    d.add_argument("--artifacts", default=str(DEMO_ARTIFACTS))
+    d.add_argument("--scale", choices=["tiny", "city", "province"], default="city")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8000)
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ganxun`` console command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The typed training configuration (one object, built in ``main()`` and passed down)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class KnowledgeConfig(BaseModel):
+    """Hyper-parameters of the knowledge-reserve model."""
+
+    half_life_days: float = Field(365.0, gt=0, description="forgetting half-life of training hours")
+    prior_strength: float = Field(6.0, gt=0, description="answers the exposure prior is worth")
+    hours_scale: float = Field(30.0, gt=0, description="hours at which exposure has 63% effect")
+
+
+class RecommenderConfig(BaseModel):
+    """Hyper-parameters of the course recommender."""
+
+    global_weight: float = Field(20.0, ge=0, description="pseudo-count of global popularity")
+    k: int = Field(10, ge=1, description="list length evaluated offline")
+
+
+class TrainConfig(BaseModel):
+    """Everything ``ganxun train`` needs besides the data and output locations."""
+
+    test_months: int = Field(6, ge=1, le=24, description="months after the split used for tests")
+    seed: int = 0
+    refit_full: bool = Field(True, description="refit on all data for the bundle after evaluation")
+    knowledge: KnowledgeConfig = KnowledgeConfig()
+    recommender: RecommenderConfig = RecommenderConfig()

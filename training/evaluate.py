@@ -1,0 +1,112 @@
+"""Offline evaluation on a time split, against the synthetic city's truth when it is present."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from features.split import after
+from models.popularity import PeerPopularity
+from models.ranking import count_listed, expand_to_groups
+from training.fitting import Fitted
+from training.metrics import auc, ranking_metrics, spearman
+
+log = logging.getLogger(__name__)
+
+
+def response_probabilities(
+    fitted: Fitted, responses: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted P(correct) for responses of known cadres and items, and the mask of those kept.
+
+    The baseline's probability is the mean reserve over the topics the item tests.
+    """
+    cat = fitted.catalog
+    ci, ii = cat.cadres.index(responses["cadre_id"]), cat.items.index(responses["item_id"])
+    keep = (ci >= 0) & (ii >= 0)
+    it = cat.item_topics[ii[keep]]
+    n_topics = np.asarray(it.sum(axis=1)).ravel()
+    reserve_sum = np.asarray(it.multiply(fitted.knowledge.reserve[ci[keep]]).sum(axis=1)).ravel()
+    return reserve_sum / np.maximum(n_topics, 1), keep
+
+
+def evaluate_knowledge(
+    fitted: Fitted, future: dict[str, pd.DataFrame], truth: dict | None
+) -> dict[str, float]:
+    """AUC on answers after the split; with truth, Spearman vs true mastery and the oracle AUC."""
+    out: dict[str, float] = {}
+    resp = future["responses"]
+    p, keep = response_probabilities(fitted, resp)
+    y = resp["correct"].to_numpy()[keep]
+    out["knowledge.auc"] = auc(y, p)
+    out["knowledge.test_responses"] = int(keep.sum())
+    if truth is None or "mastery" not in truth:
+        return out
+    from features.synthetic import p_correct
+
+    months = pd.DatetimeIndex(truth["months"])
+    pos = int(months.searchsorted(fitted.asof))
+    true_m = _truth_matrix(fitted, truth, pos)
+    reserve = fitted.knowledge.reserve
+    evidence = fitted.knowledge.total > 0
+    out["knowledge.spearman_evidence"] = spearman(reserve[evidence], true_m[evidence])
+    out["knowledge.spearman_exposure_only"] = spearman(reserve[~evidence], true_m[~evidence])
+    truth_ids = pd.Index(np.asarray(truth["cadre_ids"]).astype(str))
+    sub = resp[keep]
+    cadre_idx = truth_ids.get_indexer(sub["cadre_id"])
+    month_idx = months.searchsorted(sub["answered_on"], side="right")
+    p_true = p_correct(truth, future.get("items"), cadre_idx, sub["item_id"].to_numpy(), month_idx)
+    out["knowledge.auc_oracle"] = auc(y, p_true)
+    return out
+
+
+def _truth_matrix(fitted: Fitted, truth: dict, pos: int) -> np.ndarray:
+    """True mastery at month position ``pos`` aligned to the fitted cadre × topic order."""
+    truth_cadres = pd.Index(np.asarray(truth["cadre_ids"]).astype(str))
+    truth_topics = pd.Index(np.asarray(truth["topic_ids"]).astype(str))
+    rows = truth_cadres.get_indexer(fitted.catalog.cadres.ids_)
+    cols = truth_topics.get_indexer(fitted.catalog.topics.ids_)
+    return np.asarray(truth["mastery"][pos])[np.ix_(rows, cols)]
+
+
+def evaluate_recommender(
+    fitted: Fitted, future: dict[str, pd.DataFrame], k: int = 10
+) -> dict[str, float]:
+    """nDCG@k and Recall@k of peer popularity and of global popularity on electives after the split.
+
+    Relevant items are the courses a cadre chose themselves after the split, among the catalogue
+    known at the split and not taken before it.
+    """
+    cat, rec = fitted.catalog, fitted.recommender
+    e = future["enrollments"]
+    e = e[e["source"] == "self"]
+    ci, ki = cat.cadres.index(e["cadre_id"]), cat.courses.index(e["course_id"])
+    ok = (ci >= 0) & (ki >= 0)
+    pairs = pd.DataFrame({"c": ci[ok], "k": ki[ok]}).drop_duplicates()
+    pairs = pairs[np.asarray(rec.seen[pairs["c"].to_numpy(), pairs["k"].to_numpy()]).ravel() == 0]
+    relevant = pairs.groupby("c")["k"].agg(set)
+    users = relevant.index.to_numpy()
+    out: dict[str, float] = {}
+    exclude = expand_to_groups(rec.seen[users], cat.course_groups)
+    peer_ids, _ = rec.model.recommend(users, exclude, N=k)
+    for name, m in ranking_metrics(peer_ids, list(relevant), k).items():
+        out[f"recommend.peer_popularity.{name}"] = m
+    glob = PeerPopularity(global_weight=0.0).fit(rec.seen, np.zeros(rec.seen.shape[0], int))
+    glob_ids, _ = glob.recommend(users, exclude, N=k)
+    for name, m in ranking_metrics(glob_ids, list(relevant), k).items():
+        out[f"recommend.popularity.{name}"] = m
+    out["recommend.repeats_in_top_k"] = count_listed(peer_ids, exclude)
+    return out
+
+
+def evaluate(
+    fitted: Fitted, tables: dict[str, pd.DataFrame], truth: dict | None, k: int = 10
+) -> dict[str, float]:
+    """Every offline metric for models fitted at ``fitted.asof`` on what happened after it."""
+    future = after(tables, fitted.asof)
+    future["items"] = tables["items"]
+    metrics = evaluate_knowledge(fitted, future, truth)
+    metrics.update(evaluate_recommender(fitted, future, k))
+    return metrics

@@ -1,0 +1,128 @@
+"""Build features from clean tables and fit every model as of a cut-off date (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from features.catalog import near_duplicate_groups, post_targets, segment_of
+from features.exposure import (
+    course_topic_matrix,
+    decayed_topic_hours,
+    interaction_matrix,
+    item_topic_matrix,
+    topic_answer_counts,
+)
+from features.vocab import Vocabulary
+from models.knowledge import ExposureReserve
+from models.popularity import PeerPopularity
+from training.config import TrainConfig
+
+
+@dataclass
+class Catalog:
+    """Ids, attributes and static matrices shared by every model."""
+
+    cadres: Vocabulary
+    courses: Vocabulary
+    topics: Vocabulary
+    items: Vocabulary
+    cadre_info: pd.DataFrame  # rows in cadre vocabulary order: unit_id, rank, category, segment
+    course_info: pd.DataFrame  # rows in course vocabulary order: title, mode, hours, level, ...
+    topic_info: pd.DataFrame  # rows in topic vocabulary order: name_zh, name_en
+    targets: np.ndarray  # (n_segments, n_topics) reserve each post needs
+    course_topics: sp.csr_matrix  # (n_courses, n_topics), rows sum to one
+    item_topics: sp.csr_matrix  # (n_items, n_topics) incidence
+    course_groups: np.ndarray  # (n_courses,) near-duplicate group
+
+
+@dataclass
+class KnowledgeState:
+    """The fitted reserve model and its per-cell inputs and outputs as of ``asof``."""
+
+    model: ExposureReserve
+    hours: np.ndarray
+    correct: np.ndarray
+    total: np.ndarray
+    reserve: np.ndarray
+    confidence: np.ndarray
+
+
+@dataclass
+class RecommenderState:
+    """The fitted recommender and what each cadre has already taken."""
+
+    model: PeerPopularity
+    seen: sp.csr_matrix  # (n_cadres, n_courses) any enrolment before ``asof``
+
+
+@dataclass
+class Fitted:
+    """Everything a bundle holds: the catalogue and each fitted model, as of ``asof``."""
+
+    asof: pd.Timestamp
+    catalog: Catalog
+    knowledge: KnowledgeState
+    recommender: RecommenderState
+
+
+def build_catalog(tables: dict[str, pd.DataFrame]) -> Catalog:
+    """Vocabularies and static matrices from the clean tables (courses as given)."""
+    cadres = tables["cadres"].reset_index(drop=True)
+    courses = tables["courses"].reset_index(drop=True)
+    topics_df = tables["topics"].reset_index(drop=True)
+    topics = Vocabulary(topics_df["topic_id"])
+    course_vocab = Vocabulary(courses["course_id"])
+    items = Vocabulary(tables["items"]["item_id"])
+    ctm = course_topic_matrix(tables["course_topics"], course_vocab, topics)
+    main_topic = np.asarray(ctm.argmax(axis=1)).ravel()
+    info = courses[["course_id", "title", "mode", "hours", "level", "published_on"]].copy()
+    info["main_topic"] = topics.lookup(main_topic)
+    cadre_info = cadres[["cadre_id", "unit_id", "rank", "category"]].copy()
+    cadre_info["segment"] = segment_of(cadres["rank"], cadres["category"])
+    return Catalog(
+        cadres=Vocabulary(cadres["cadre_id"]),
+        courses=course_vocab,
+        topics=topics,
+        items=items,
+        cadre_info=cadre_info.reset_index(drop=True),
+        course_info=info.reset_index(drop=True),
+        topic_info=topics_df[["topic_id", "name_zh", "name_en"]],
+        targets=post_targets(tables["post_requirements"], topics),
+        course_topics=ctm,
+        item_topics=item_topic_matrix(tables["items"], items, topics),
+        course_groups=near_duplicate_groups(courses),
+    )
+
+
+def fit_all(tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig) -> Fitted:
+    """Fit every model on the events before ``asof``.
+
+    ``tables`` should already hold only what was known at ``asof`` (see
+    :func:`features.split.before`); the cut-off is applied again to the events for safety.
+    """
+    cat = build_catalog(tables)
+    kc = config.knowledge
+    hours = decayed_topic_hours(
+        tables["enrollments"], cat.course_topics, cat.cadres, cat.courses, asof, kc.half_life_days
+    )
+    correct, total = topic_answer_counts(
+        tables["responses"], cat.item_topics, cat.cadres, cat.items, asof
+    )
+    reserve_model = ExposureReserve(prior_strength=kc.prior_strength, hours_scale=kc.hours_scale)
+    reserve_model.fit(hours, correct, total)
+    knowledge = KnowledgeState(
+        model=reserve_model,
+        hours=hours.astype(np.float32),
+        correct=correct.astype(np.float32),
+        total=total.astype(np.float32),
+        reserve=reserve_model.predict(hours, correct, total).astype(np.float32),
+        confidence=reserve_model.confidence(total).astype(np.float32),
+    )
+    seen = interaction_matrix(tables["enrollments"], cat.cadres, cat.courses, asof)
+    segments = np.maximum(cat.cadre_info["segment"].to_numpy(), 0)
+    pop = PeerPopularity(global_weight=config.recommender.global_weight).fit(seen, segments)
+    return Fitted(asof, cat, knowledge, RecommenderState(pop, seen))
