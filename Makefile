@@ -1,0 +1,38 @@
+# ganxun — the two commands a new user needs: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Generate the city-scale demo data, train, and serve on http://127.0.0.1:8000 (docs at /docs).
+demo: install
+	$(VENV)/bin/ganxun demo
+
+## Lint, then run the test suite (slow tests are behind the `slow` marker).
+test: install lint
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## Speed and quality benchmarks; results go to benchmarks/results/ and a table is printed.
+bench: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf artifacts data/city benchmarks/results .pytest_cache

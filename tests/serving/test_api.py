@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.settings import Settings
+from training.bundle import load_bundle
+
+
+@pytest.fixture(scope="module")
+def client(trained):
+    _, artifacts = trained
+    with TestClient(create_app(Settings(artifacts=artifacts))) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def fitted(trained):
+    return load_bundle(trained[0].bundle)[0]
+
+
+def test_health_ready_and_model(client, trained):
+    version = trained[0].bundle.name
+    assert client.get("/health").json() == {"status": "ok", "model_version": version}
+    assert client.get("/ready").status_code == 200
+    info = client.get("/v1/model").json()
+    assert info["model_version"] == version and "knowledge.auc" in info["metrics"]
+
+
+def test_not_ready_without_a_bundle(tmp_path):
+    with TestClient(create_app(Settings(artifacts=tmp_path))) as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/ready").status_code == 503
+        r = c.get("/v1/cadres/C000001/knowledge")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
+
+
+def test_knowledge_profile(client, fitted):
+    cadre = str(fitted.catalog.cadres.ids_[0])
+    body = client.get(f"/v1/cadres/{cadre}/knowledge").json()
+    assert body["cadre_id"] == cadre and len(body["topics"]) == 12
+    for t in body["topics"]:
+        assert 0 <= t["reserve"] <= 100 and 0 <= t["confidence"] <= 1
+        assert t["gap"] == pytest.approx(max(0.0, t["required"] - t["reserve"]), abs=0.11)
+
+
+def test_unknown_cadre_is_404_in_the_error_shape(client):
+    r = client.get("/v1/cadres/NOPE/knowledge")
+    assert r.status_code == 404
+    assert r.json() == {"error": {"code": "not_found", "message": "unknown cadre 'NOPE'"}}
+    assert client.post("/v1/cadres/NOPE/recommendations", json={"k": 3}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, where",
+    [({"k": 0}, "k"), ({"k": "ten"}, "k"), ({"modes": ["电视"]}, "modes.0"), ({"kk": 1}, "kk")],
+)
+def test_bad_bodies_are_422_with_a_readable_message(client, fitted, body, where):
+    cadre = str(fitted.catalog.cadres.ids_[0])
+    r = client.post(f"/v1/cadres/{cadre}/recommendations", json=body)
+    assert r.status_code == 422
+    assert r.json()["error"]["message"].startswith(where)
+
+
+def test_unknown_topic_filter_is_422(client, fitted):
+    cadre = str(fitted.catalog.cadres.ids_[0])
+    r = client.post(f"/v1/cadres/{cadre}/recommendations", json={"topics": ["TP99"]})
+    assert r.status_code == 422 and "TP99" in r.json()["error"]["message"]
+
+
+def test_recommendations_never_repeat_a_taken_course(client, fitted, tiny_city):
+    taken = tiny_city.tables["enrollments"].groupby("cadre_id")["course_id"].agg(set)
+    cadres = fitted.catalog.cadres.ids_[::10]
+    for cadre in cadres:
+        r = client.post(f"/v1/cadres/{cadre}/recommendations", json={"k": 10})
+        assert r.status_code == 200
+        items = r.json()["items"]
+        assert len(items) == 10
+        assert not {i["course_id"] for i in items} & taken.get(cadre, set())
+        assert all(i["reasons"] for i in items)
+
+
+def test_filters_are_applied(client, fitted):
+    cadre = str(fitted.catalog.cadres.ids_[1])
+    first = client.post(f"/v1/cadres/{cadre}/recommendations", json={"k": 5}).json()["items"]
+    dropped = first[0]["course_id"]
+    again = client.post(
+        f"/v1/cadres/{cadre}/recommendations", json={"k": 5, "exclude_course_ids": [dropped]}
+    ).json()["items"]
+    assert dropped not in {i["course_id"] for i in again}
+    online = client.post(
+        f"/v1/cadres/{cadre}/recommendations", json={"k": 5, "modes": ["网络"]}
+    ).json()["items"]
+    info = fitted.catalog.course_info.set_index("course_id")
+    assert online and all(info.at[i["course_id"], "mode"] == "网络" for i in online)
+    topical = client.post(
+        f"/v1/cadres/{cadre}/recommendations", json={"k": 5, "topics": ["TP03"]}
+    ).json()["items"]
+    cols = fitted.catalog.topics.one("TP03")
+    rows = fitted.catalog.courses.index([i["course_id"] for i in topical])
+    assert np.all(fitted.catalog.course_topics[rows, cols].toarray() > 0)

@@ -1,0 +1,79 @@
+import json
+
+import pandas as pd
+import pytest
+
+from features.contracts import ContractError
+from training.bundle import BundleError, load_bundle, newest_bundle, read_manifest
+from training.pipeline import train
+from training.sources import read_tables, write_tables
+
+
+def test_training_writes_a_versioned_bundle(trained):
+    result, artifacts = trained
+    assert newest_bundle(artifacts) == result.bundle
+    manifest = read_manifest(result.bundle)
+    for key in ("version", "trained_at", "data_fingerprint", "schema_version", "metrics", "files"):
+        assert key in manifest
+    fitted, _ = load_bundle(result.bundle)
+    assert fitted.knowledge.reserve.shape == (300, 12)
+
+
+def test_metrics_beat_chance_and_truth_is_used(trained):
+    metrics = trained[0].metrics
+    assert metrics["knowledge.auc"] > 0.6
+    assert metrics["knowledge.auc_oracle"] >= metrics["knowledge.auc"] - 0.02
+    assert metrics["knowledge.spearman_evidence"] > 0.3
+    assert metrics["recommend.repeats_in_top_k"] == 0
+    assert metrics["recommend.peer_popularity.ndcg@10"] > 0
+
+
+def test_run_is_tracked_in_mlflow(trained):
+    import mlflow
+
+    from training.tracking import tracking_uri
+
+    result, artifacts = trained
+    client = mlflow.MlflowClient(tracking_uri(artifacts))
+    run = client.get_run(result.run_id)
+    assert run.data.tags["bundle_version"] == result.bundle.name
+    assert run.data.metrics["knowledge.auc"] == pytest.approx(result.metrics["knowledge.auc"])
+    assert "cadre_id" not in json.dumps(run.data.params)  # no identities in params
+
+
+def test_corrupt_bundle_is_refused(trained, tmp_path):
+    import shutil
+
+    result, _ = trained
+    copy = tmp_path / "bundle"
+    shutil.copytree(result.bundle, copy)
+    (copy / "knowledge.joblib").write_bytes(b"not a pickle")
+    with pytest.raises(BundleError, match="checksum"):
+        load_bundle(copy)
+
+
+def test_broken_folder_trains_on_the_rest_and_reports(tiny_dir, tmp_path):
+    data = tmp_path / "broken"
+    tables = read_tables(tiny_dir)
+    tables["enrollments"].loc[1, "enrolled_on"] = "2025-02-30"
+    tables["course_ratings"].loc[2, "course_score"] = "7"
+    tables["cadres"].loc[3, "unit_id"] = "U9999"
+    write_tables(tables, data, "csv")
+    result = train(data, tmp_path / "art", track=False, progress=False)
+    problems = pd.read_csv(tmp_path / "art" / "problems.csv")
+    named = set(zip(problems["table"], problems["row"], problems["column"], strict=True))
+    assert {
+        ("enrollments", 2, "enrolled_on"),
+        ("course_ratings", 3, "course_score"),
+        ("cadres", 4, "unit_id"),
+    } <= named
+    assert result.bundle.exists()
+
+
+def test_missing_column_stops_with_one_message(tiny_dir, tmp_path):
+    data = tmp_path / "nocol"
+    tables = read_tables(tiny_dir)
+    tables["staff"] = tables["staff"].drop(columns=["years"])
+    write_tables(tables, data, "csv")
+    with pytest.raises(ContractError, match="staff, column years"):
+        train(data, tmp_path / "art", track=False, progress=False)
