@@ -357,31 +357,53 @@ def _dtype(col: Column) -> str:
     }[col.kind]
 
 
+def _text(series: pd.Series) -> pd.Series:
+    """Stripped text of every cell (vectorised); integral floats lose their ``.0``."""
+    if pd.api.types.is_float_dtype(series):
+        return series.map(_to_text, na_action="ignore").astype("string")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.strftime("%Y-%m-%d").astype("string")
+    if series.dtype == object and not series.map(type).isin([str, type(None), float]).all():
+        series = series.map(_to_text, na_action="ignore")
+    return series.astype("string").str.strip()
+
+
 def _coerce(series: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     """Coerce one raw column; return (values, bad) where bad marks cells that failed."""
-    raw = series.astype("object")
-    blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and v.strip() == "")
+    if col.kind == "list":
+        out = series.astype("object").map(_to_list)
+        return out, pd.Series(False, index=series.index)
+    if col.kind == "int" and pd.api.types.is_integer_dtype(series):
+        return series.astype("Int64"), pd.Series(False, index=series.index)
+    if col.kind == "float" and pd.api.types.is_numeric_dtype(series):
+        out = series.astype("float64")
+        return out, pd.Series(False, index=series.index)
+    if col.kind == "date" and pd.api.types.is_datetime64_any_dtype(series):
+        out = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
+        return out.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=series.index)
+    text = _text(series)
+    blank = (text.isna() | text.eq("")).to_numpy(bool)
+    blank = pd.Series(blank, index=series.index)
     if col.kind in ("id", "str"):
-        out = raw.map(_to_text)
-        bad = pd.Series(False, index=raw.index)
-    elif col.kind == "int":
-        num = pd.to_numeric(raw.where(~blank), errors="coerce")
-        bad = (num.isna() & ~blank) | (num.notna() & (num != np.floor(num.fillna(0))))
-        out = num.where(~bad).astype("Float64").round().astype("Int64")
-    elif col.kind == "float":
-        out = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
-        bad = out.isna() & ~blank
-    elif col.kind == "date":
-        out = pd.to_datetime(raw.where(~blank).map(_to_text), errors="coerce", format="mixed")
-        out = out.dt.tz_localize(None) if getattr(out.dt, "tz", None) is not None else out
-        out = out.dt.normalize().astype("datetime64[ns]")
-        bad = out.isna() & ~blank
-    elif col.kind == "list":
-        out = raw.map(_to_list)
-        bad = pd.Series(False, index=raw.index)
-    else:  # pragma: no cover - specs are static
-        raise ValueError(f"unknown column kind {col.kind}")
-    return out.where(~blank, None) if col.kind in ("id", "str", "list") else out, bad
+        out = text.astype(object).where(~blank, None)
+        return out, pd.Series(False, index=series.index)
+    if col.kind == "int":
+        num = pd.to_numeric(text.where(~blank), errors="coerce").astype("Float64")
+        bad = ((num.isna() & ~blank) | (num.notna() & (num != num.round()))).fillna(False)
+        out = num.where(~bad).round().astype("Int64")
+        return out, bad.astype(bool)
+    if col.kind == "float":
+        out = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
+        return out, out.isna() & ~blank
+    if col.kind == "date":
+        cells = text.where(~blank).astype(object)
+        out = pd.to_datetime(cells, errors="coerce", format="ISO8601", utc=True)
+        retry = out.isna() & ~blank
+        if retry.any():  # e.g. 2025/3/7 or 7 Mar 2025: slower, only for the cells that need it
+            out[retry] = pd.to_datetime(cells[retry], errors="coerce", format="mixed", utc=True)
+        out = out.dt.tz_localize(None).dt.normalize().astype("datetime64[ns]")
+        return out, out.isna() & ~blank
+    raise ValueError(f"unknown column kind {col.kind}")  # pragma: no cover - specs are static
 
 
 def _to_text(v: object) -> object:

