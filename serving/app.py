@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import pandas as pd
+from fastapi import FastAPI, Request
 
 from serving import errors
-from serving.routes import cadres, health
+from serving.predictor import Predictor
+from serving.routes import cadres, events, health
 from serving.settings import Settings
 from serving.store import ModelStore
 from training.bundle import BundleError
+from training.database import default_url, load_events, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +22,14 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, store: ModelStore | None = None) -> FastAPI:
     """Build the app. The bundle is loaded at start-up (``/ready`` says 503 until then)."""
     settings = settings or Settings()
-    store = store or ModelStore()
+    engine = make_engine(settings.database_url or default_url(settings.artifacts))
+
+    def replay(predictor: Predictor) -> None:
+        since = pd.Timestamp(predictor.fitted.asof).tz_localize("UTC").to_pydatetime()
+        for event in load_events(engine, since=since):
+            predictor.online.apply(event)
+
+    store = store or ModelStore(replay=replay)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -41,7 +51,19 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.engine = engine
     errors.install(app)
     app.include_router(health.router)
     app.include_router(cadres.router)
+    app.include_router(events.router)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > settings.max_body_bytes:
+            return errors.error_response(
+                413, f"request body of {size} bytes exceeds {settings.max_body_bytes}"
+            )
+        return await call_next(request)
+
     return app

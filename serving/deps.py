@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy.engine import Engine
 
 from serving.predictor import Predictor
 from serving.settings import Settings
@@ -21,6 +22,11 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_engine(request: Request) -> Engine:
+    """The SQL store's engine."""
+    return request.app.state.engine
+
+
 def get_predictor(store: Annotated[ModelStore, Depends(get_store)]) -> Predictor:
     """The live predictor; 503 until a bundle is loaded."""
     predictor = store.current
@@ -31,4 +37,5 @@ def get_predictor(store: Annotated[ModelStore, Depends(get_store)]) -> Predictor
 
 StoreDep = Annotated[ModelStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]

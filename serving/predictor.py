@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.ranking import expand_to_groups, top_k
+from serving.online import OnlineOverlay
 from training.fitting import Fitted
 
 
@@ -45,6 +46,7 @@ class Predictor:
         self._modes = cat.course_info["mode"].to_numpy()
         self._titles = cat.course_info["title"].to_numpy()
         self._main_topic = cat.topics.index(cat.course_info["main_topic"])
+        self.online = OnlineOverlay(fitted)
 
     def _cadre(self, cadre_id: str) -> int:
         idx = self.fitted.catalog.cadres.one(cadre_id)
@@ -63,8 +65,8 @@ class Predictor:
     def knowledge(self, cadre_id: str) -> list[dict]:
         """Reserve (0–100), required level, gap and confidence for every topic of one cadre."""
         idx = self._cadre(cadre_id)
-        k = self.fitted.knowledge
-        reserve = k.reserve[idx].astype(float)
+        reserve, confidence = self.online.reserve(idx)
+        reserve = reserve.astype(float)
         target = self._targets(idx)
         gap = np.maximum(0.0, target - reserve)
         return [
@@ -74,7 +76,7 @@ class Predictor:
                 "reserve": round(100 * float(reserve[j]), 1),
                 "required": round(100 * float(target[j]), 1),
                 "gap": round(100 * float(gap[j]), 1),
-                "confidence": round(float(k.confidence[idx, j]), 3),
+                "confidence": round(float(confidence[j]), 3),
             }
             for j, tid in enumerate(self.fitted.catalog.topics.ids_)
         ]
@@ -105,9 +107,16 @@ class Predictor:
             ex = cat.courses.index(exclude_course_ids)
             allowed[ex[ex >= 0]] = False
         scores = np.where(allowed, scores, -np.inf)
-        exclude = expand_to_groups(sp.csr_matrix(rec.seen[idx]), cat.course_groups)
+        seen = sp.csr_matrix(rec.seen[idx])
+        recent = self.online.taken_courses(idx)
+        if recent:
+            seen = seen + sp.csr_matrix(
+                (np.ones(len(recent)), (np.zeros(len(recent), int), sorted(recent))),
+                shape=seen.shape,
+            )
+        exclude = expand_to_groups(seen, cat.course_groups)
         ids, best = top_k(scores[None, :], k, exclude)
-        gaps = np.maximum(0.0, self._targets(idx) - self.fitted.knowledge.reserve[idx])
+        gaps = np.maximum(0.0, self._targets(idx) - self.online.reserve(idx)[0])
         gap_topics = {int(j) for j in np.argsort(-gaps)[:3] if gaps[j] > 0}
         share = rec.model.global_share_
         out = []

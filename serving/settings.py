@@ -14,4 +14,5 @@ class Settings(BaseSettings):
 
     artifacts: Path = Path("artifacts")
     bundle: Path | None = None  # serve this bundle folder instead of the newest one
-    max_k: int = 100
+    database_url: str | None = None  # GANXUN_DATABASE_URL; default: SQLite in the artifacts
+    max_body_bytes: int = 1_000_000

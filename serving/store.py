@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+from features.events import Event
 from serving.predictor import Predictor
 from training.bundle import BundleError, load_bundle, newest_bundle
 
@@ -15,9 +17,10 @@ log = logging.getLogger(__name__)
 class ModelStore:
     """The bundle being served. Readers take :attr:`current`; :meth:`load` swaps it whole."""
 
-    def __init__(self) -> None:
+    def __init__(self, replay: Callable[[Predictor], None] | None = None) -> None:
         self._current: Predictor | None = None
         self._lock = threading.Lock()
+        self._replay = replay
 
     @property
     def current(self) -> Predictor | None:
@@ -30,9 +33,17 @@ class ModelStore:
         predictor = Predictor(fitted, manifest)
         _smoke_test(predictor)
         with self._lock:
+            if self._replay is not None:  # events after the bundle's cut-off, under the lock so
+                self._replay(predictor)  # none arriving meanwhile is missed
             self._current = predictor
         log.info("serving bundle %s", predictor.version)
         return predictor
+
+    def apply(self, event: Event) -> None:
+        """Apply a stored event to the live predictor's online overlay."""
+        with self._lock:
+            if self._current is not None:
+                self._current.online.apply(event)
 
     def load_newest(self, artifacts: str | Path) -> Predictor:
         """Load the newest bundle under ``artifacts``."""

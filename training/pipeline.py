@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +12,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from features.contracts import ValidationReport, validate
+from features.events import events_as_tables
 from features.split import before, default_split_date, latest_event
 from training import sources
 from training.bundle import fingerprint, save_bundle
 from training.config import TrainConfig
+from training.database import default_url, load_events, make_engine
 from training.evaluate import evaluate
 from training.fitting import fit_all
 from training.tracking import log_run
@@ -33,9 +36,37 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def load_validated(data: str | Path) -> ValidationReport:
-    """Read the raw tables from ``data`` and validate them; fatal problems raise ContractError."""
-    report = validate(sources.read_tables(data))
+def stored_events_url(out: Path) -> str | None:
+    """The event store to read: ``GANXUN_DATABASE_URL``, else the artifacts' SQLite file if any."""
+    url = os.environ.get("GANXUN_DATABASE_URL")
+    if url:
+        return url
+    path = out / "ganxun.db"
+    return default_url(out) if path.exists() else None
+
+
+def load_validated(data: str | Path, events_url: str | None = None) -> ValidationReport:
+    """Read the raw tables (plus stored events, if any) and validate them.
+
+    Events received by the service become rows appended to enrollments, responses and
+    course_ratings, so the next retrain absorbs them. Fatal problems raise ContractError.
+    """
+    raw = sources.read_tables(data)
+    if events_url:
+        engine = make_engine(events_url)
+        try:
+            extra = events_as_tables(load_events(engine))
+        finally:
+            engine.dispose()
+        for name, rows in extra.items():
+            log.info("adding %d stored events to %s", len(rows), name)
+            base = raw.get(name)
+            raw[name] = (
+                rows
+                if base is None
+                else pd.concat([base.astype(object), rows.astype(object)], ignore_index=True)
+            )
+    report = validate(raw)
     report.raise_if_fatal()
     return report
 
@@ -75,7 +106,7 @@ def train(
         bar.set_postfix_str(name)
 
     step("load + validate")
-    report = load_validated(data)
+    report = load_validated(data, stored_events_url(out))
     tables = report.tables
     problems_csv = out / "problems.csv"
     report.problems_frame().to_csv(problems_csv, index=False)

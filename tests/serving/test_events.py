@@ -1,0 +1,143 @@
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.settings import Settings
+from training.bundle import load_bundle
+from training.database import count_events, load_events, make_engine
+
+
+@pytest.fixture()
+def setup(trained, tmp_path):
+    """A fresh artifacts folder (own event store) holding a copy of the trained bundle."""
+    result, _ = trained
+    art = tmp_path / "art"
+    shutil.copytree(result.bundle, art / "bundles" / result.bundle.name)
+    fitted, _ = load_bundle(result.bundle)
+    return art, fitted
+
+
+def _completion(event_id, cadre, course, **kw):
+    return {
+        "event_id": event_id,
+        "type": "completion",
+        "cadre_id": cadre,
+        "course_id": course,
+        "occurred_at": "2026-11-27T10:00:00+08:00",
+        "hours": 3.0,
+        "progress": 1.0,
+        **kw,
+    }
+
+
+def test_per_event_status_in_order(setup):
+    art, fitted = setup
+    cadre, course = str(fitted.catalog.cadres.ids_[0]), str(fitted.catalog.courses.ids_[0])
+    item = str(fitted.catalog.items.ids_[0])
+    body = {
+        "events": [
+            _completion("e1", cadre, course),
+            {
+                "event_id": "e2",
+                "type": "response",
+                "cadre_id": cadre,
+                "item_id": item,
+                "occurred_at": "2026-11-27T10:20:00+08:00",
+                "correct": 1,
+            },
+            {
+                "event_id": "e3",
+                "type": "rating",
+                "cadre_id": cadre,
+                "course_id": course,
+                "occurred_at": "2026-11-27T11:00:00+08:00",
+                "course_score": 7,
+            },
+            _completion("e1", cadre, course),
+            {"event_id": "e4", "type": "telepathy", "cadre_id": cadre},
+            {"type": "response"},
+        ]
+    }
+    with TestClient(create_app(Settings(artifacts=art))) as c:
+        r = c.post("/v1/events", json=body)
+        assert r.status_code == 200
+        res = r.json()["results"]
+        assert [x["status"] for x in res] == [
+            "accepted",
+            "accepted",
+            "rejected",
+            "duplicate",
+            "rejected",
+            "rejected",
+        ]
+        assert [x["index"] for x in res] == list(range(6))
+        assert res[2]["reason"].startswith("course_score: Input should be less than or equal to 5")
+        assert "type must be one of" in res[4]["reason"]
+        again = c.post("/v1/events", json={"events": body["events"][:1]}).json()["results"]
+        assert again[0]["status"] == "duplicate"
+    assert count_events(make_engine(f"sqlite:///{art / 'ganxun.db'}")) == 2
+
+
+def test_completed_course_disappears_at_once_and_reserve_moves(setup):
+    art, fitted = setup
+    cadre = str(fitted.catalog.cadres.ids_[5])
+    with TestClient(create_app(Settings(artifacts=art))) as c:
+        url = f"/v1/cadres/{cadre}/recommendations"
+        top = c.post(url, json={"k": 5}).json()["items"][0]["course_id"]
+        before = {
+            t["topic_id"]: t["reserve"]
+            for t in c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+        }
+        c.post("/v1/events", json={"events": [_completion("x1", cadre, top, hours=40.0)]})
+        after_items = c.post(url, json={"k": 5}).json()["items"]
+        assert top not in {i["course_id"] for i in after_items}
+        after = {
+            t["topic_id"]: t["reserve"]
+            for t in c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+        }
+    course_idx = fitted.catalog.courses.one(top)
+    topics = fitted.catalog.topics.ids_[fitted.catalog.course_topics[course_idx].indices]
+    assert any(after[t] > before[t] for t in topics)
+    # a restarted service replays stored events after the bundle's cut-off
+    with TestClient(create_app(Settings(artifacts=art))) as c:
+        items = c.post(f"/v1/cadres/{cadre}/recommendations", json={"k": 5}).json()["items"]
+        assert top not in {i["course_id"] for i in items}
+
+
+def test_oversized_and_malformed_batches(setup):
+    art, _ = setup
+    with TestClient(create_app(Settings(artifacts=art, max_body_bytes=2000))) as c:
+        big = {"events": [_completion(f"b{i}", "C000001", "K00001") for i in range(50)]}
+        r = c.post("/v1/events", json=big)
+        assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+        assert c.post("/v1/events", json={"events": []}).status_code == 422
+        assert (
+            c.post(
+                "/v1/events", content=b"{not json", headers={"content-type": "application/json"}
+            ).status_code
+            == 422
+        )
+
+
+def test_next_retrain_absorbs_stored_events(tiny_dir, tmp_path, tiny_city):
+    from training.pipeline import train
+
+    e = tiny_city.tables["enrollments"]
+    taken = set(e.loc[e["cadre_id"] == "C000001", "course_id"])
+    course = next(k for k in tiny_city.tables["courses"]["course_id"] if k not in taken)
+    art = tmp_path / "art"
+    engine = make_engine(f"sqlite:///{art / 'ganxun.db'}")
+    from features.events import parse_event
+    from training.database import store_events
+
+    ev, _ = parse_event(
+        _completion("z1", "C000001", course, occurred_at="2026-11-01T09:00:00+08:00")
+    )
+    assert store_events(engine, [ev]) == [True]
+    assert len(load_events(engine)) == 1
+    result = train(tiny_dir, art, track=False, progress=False)
+    bundle, _ = load_bundle(result.bundle)
+    c, k = bundle.catalog.cadres.one("C000001"), bundle.catalog.courses.one(course)
+    assert bundle.recommender.seen[c, k] > 0
