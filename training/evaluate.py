@@ -56,7 +56,8 @@ def evaluate_knowledge(
     truth_ids = pd.Index(np.asarray(truth["cadre_ids"]).astype(str))
     sub = resp[keep]
     cadre_idx = truth_ids.get_indexer(sub["cadre_id"])
-    month_idx = months.searchsorted(sub["answered_on"], side="right")
+    # state at the start of the month of the answer, as the simulator draws it
+    month_idx = months.searchsorted(sub["answered_on"], side="right") - 1
     p_true = p_correct(truth, future.get("items"), cadre_idx, sub["item_id"].to_numpy(), month_idx)
     out["knowledge.auc_oracle"] = auc(y, p_true)
     return out
