@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 import pandas as pd
 from fastapi import FastAPI, Request
 
-from serving import errors
+from serving import errors, observability
 from serving.predictor import Predictor
-from serving.routes import cadres, events, health
+from serving.routes import admin, cadres, events, health
 from serving.settings import Settings
 from serving.store import ModelStore
 from training.bundle import BundleError
@@ -29,7 +29,13 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         for event in load_events(engine, since=since):
             predictor.online.apply(event)
 
-    store = store or ModelStore(replay=replay)
+    metrics = observability.Metrics()
+
+    def on_load(predictor: Predictor) -> None:
+        replay(predictor)
+        metrics.set_model(predictor.version)
+
+    store = store or ModelStore(replay=on_load)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -52,10 +58,12 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.state.settings = settings
     app.state.store = store
     app.state.engine = engine
+    app.state.metrics = metrics
     errors.install(app)
     app.include_router(health.router)
     app.include_router(cadres.router)
     app.include_router(events.router)
+    app.include_router(admin.router)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -65,5 +73,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
                 413, f"request body of {size} bytes exceeds {settings.max_body_bytes}"
             )
         return await call_next(request)
+
+    observability.install(app, metrics)  # outermost: every answer gets a request id and a count
 
     return app

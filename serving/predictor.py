@@ -54,6 +54,11 @@ class Predictor:
             raise UnknownIdError("cadre", cadre_id)
         return idx
 
+    def unit_of(self, cadre_id: str) -> str | None:
+        """The unit of a known cadre, or None when the bundle does not know the cadre."""
+        idx = self.fitted.catalog.cadres.one(cadre_id)
+        return None if idx < 0 else str(self.fitted.catalog.cadre_info.at[idx, "unit_id"])
+
     def has_cadre(self, cadre_id: str) -> bool:
         """Whether the bundle knows this cadre."""
         return self.fitted.catalog.cadres.one(cadre_id) >= 0

@@ -82,16 +82,67 @@ def _serve(artifacts: Path, host: str, port: int) -> None:
     import uvicorn
 
     from serving.app import create_app
+    from serving.observability import configure_logging
     from serving.settings import Settings
 
+    configure_logging()
     app = create_app(Settings(artifacts=artifacts))
     print(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the newest bundle under the artifacts folder."""
     _serve(Path(args.artifacts), args.host, args.port)
+    return 0
+
+
+def _engine(artifacts: str):
+    import os
+
+    from training.database import default_url, make_engine
+
+    return make_engine(os.environ.get("GANXUN_DATABASE_URL") or default_url(artifacts))
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Add, list or revoke API keys (stored hashed in the service's SQL store)."""
+    from serving.auth import create_key, list_keys, revoke_key
+
+    engine = _engine(args.artifacts)
+    if args.action == "add":
+        try:
+            key = create_key(engine, args.role, args.scope, args.note)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        scope = f" for {args.scope}" if args.scope and args.role != "org" else ""
+        print(f"new {args.role} key{scope} (shown once; store it safely):")
+        print(key)
+    elif args.action == "list":
+        for k in list_keys(engine):
+            state = f"revoked {k['revoked_at']:%Y-%m-%d}" if k["revoked_at"] else "active"
+            print(
+                f"{k['key_id']}  {k['role']:<11} {k['scope'] or '-':<10} {state}  {k['note'] or ''}"
+            )
+    else:
+        if not revoke_key(engine, args.key_id):
+            print(f"error: no active key {args.key_id!r}", file=sys.stderr)
+            return 2
+        print(f"revoked {args.key_id}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Show who read which cadre profiles, newest first."""
+    from serving.auth import read_audit
+
+    for e in read_audit(_engine(args.artifacts), args.cadre, args.key, args.limit):
+        ids = ",".join(e["ids"].get("cadre_ids") or []) or "-"
+        print(
+            f"{e['at']:%Y-%m-%d %H:%M:%S}  {e['key_id']}  {e['role']:<11} {e['action']:<16} "
+            f"{e['status']}  {ids}  {e['request_id'] or ''}"
+        )
     return 0
 
 
@@ -109,6 +160,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"reusing bundle {bundle}")
     else:
         _train(str(data), artifacts, None)
+    from serving.auth import create_key
+
+    key = create_key(_engine(str(artifacts)), "org", note="demo")
+    url = f"http://{args.host}:{args.port}/v1/cadres/C000001/knowledge"
+    print(f"\ndemo org key: {key}\ntry:\n  curl -H 'X-API-Key: {key}' {url}\n")
     _serve(artifacts, args.host, args.port)
     return 0
 
@@ -138,6 +194,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(func=cmd_serve)
 
+    k = sub.add_parser("keys", help=cmd_keys.__doc__)
+    k.add_argument("action", choices=["add", "list", "revoke"])
+    k.add_argument("key_id", nargs="?", help="for revoke: the key id shown by list")
+    k.add_argument("--artifacts", default="artifacts")
+    k.add_argument("--role", choices=["org", "institution", "unit", "cadre"])
+    k.add_argument("--scope", help="the institution, unit or cadre id the key may see")
+    k.add_argument("--note", help="who holds the key")
+    k.set_defaults(func=cmd_keys)
+
+    a = sub.add_parser("audit", help=cmd_audit.__doc__)
+    a.add_argument("--artifacts", default="artifacts")
+    a.add_argument("--cadre", help="only reads of this cadre")
+    a.add_argument("--key", help="only this key id")
+    a.add_argument("--limit", type=int, default=50)
+    a.set_defaults(func=cmd_audit)
+
     d = sub.add_parser("demo", help=cmd_demo.__doc__)
     d.add_argument("--data", default=str(DEMO_DATA))
     d.add_argument("--artifacts", default=str(DEMO_ARTIFACTS))
@@ -151,7 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ganxun`` console command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "keys" and args.action == "add" and not args.role:
+        parser.error("keys add needs --role")
+    if args.command == "keys" and args.action == "revoke" and not args.key_id:
+        parser.error("keys revoke needs the key id")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

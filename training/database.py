@@ -28,6 +28,31 @@ events = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
 )
 
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("scope", sa.String(64), nullable=True),
+    sa.Column("note", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("key_id", sa.String(16), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("ids", sa.JSON, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=True),
+)
+
 
 def default_url(artifacts: str | Path) -> str:
     """The embedded SQLite store in the artifacts folder."""

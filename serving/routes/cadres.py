@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, HTTPException, Path
 
-from serving.deps import PredictorDep
+from serving.auth import may_see_cadre
+from serving.deps import AuditDep, PredictorDep
+from serving.predictor import Predictor, UnknownIdError
 from serving.schemas import (
     ErrorResponse,
     KnowledgeResponse,
@@ -18,21 +20,36 @@ from serving.schemas import (
 
 router = APIRouter(prefix="/v1/cadres", tags=["cadres"])
 CadreId = Annotated[str, Path(min_length=1, max_length=64, examples=["C000001"])]
-ERRORS = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 404, 422)}
+
+
+def authorize_cadre(cadre_id: str, predictor: Predictor, audit: AuditDep, action: str) -> None:
+    """404 for an unknown cadre, 403 (audited) for one outside the key's scope."""
+    unit = predictor.unit_of(cadre_id)
+    if unit is None:
+        raise UnknownIdError("cadre", cadre_id)
+    if not may_see_cadre(audit.who, cadre_id, unit):
+        audit(action, {"cadre_ids": [cadre_id]}, 403)
+        raise HTTPException(
+            status_code=403, detail=f"cadre {cadre_id!r} is outside this key's scope"
+        )
 
 
 @router.get("/{cadre_id}/knowledge", response_model=KnowledgeResponse, responses=ERRORS)
-def knowledge(cadre_id: CadreId, predictor: PredictorDep) -> KnowledgeResponse:
+def knowledge(cadre_id: CadreId, predictor: PredictorDep, audit: AuditDep) -> KnowledgeResponse:
     """A cadre's knowledge reserve per topic, the post's requirement, the gap and confidence."""
+    authorize_cadre(cadre_id, predictor, audit, "knowledge")
+    audit("knowledge", {"cadre_ids": [cadre_id]})
     topics = [TopicReserve(**t) for t in predictor.knowledge(cadre_id)]
     return KnowledgeResponse(model_version=predictor.version, cadre_id=cadre_id, topics=topics)
 
 
 @router.post("/{cadre_id}/recommendations", response_model=RecommendationResponse, responses=ERRORS)
 def recommendations(
-    cadre_id: CadreId, body: RecommendationRequest, predictor: PredictorDep
+    cadre_id: CadreId, body: RecommendationRequest, predictor: PredictorDep, audit: AuditDep
 ) -> RecommendationResponse:
     """Courses this cadre should study next, never one already taken, with reasons."""
+    authorize_cadre(cadre_id, predictor, audit, "recommendations")
     items = predictor.recommend(
         cadre_id,
         k=body.k,
@@ -40,6 +57,7 @@ def recommendations(
         topics=body.topics,
         modes=body.modes,
     )
+    audit("recommendations", {"cadre_ids": [cadre_id]})
     return RecommendationResponse(
         model_version=predictor.version,
         cadre_id=cadre_id,

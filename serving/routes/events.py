@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from features.events import parse_event
-from serving.deps import EngineDep, StoreDep
+from serving.auth import Principal, may_see_cadre
+from serving.deps import EngineDep, PrincipalDep, StoreDep
 from serving.schemas import ErrorResponse
+from serving.store import ModelStore
 from training.database import store_events
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -69,11 +71,26 @@ class EventResponse(BaseModel):
     results: list[EventResult]
 
 
-@router.post("/events", response_model=EventResponse, responses={422: {"model": ErrorResponse}})
+def _may_send(who: Principal, cadre_id: str, store: ModelStore) -> bool:
+    """Org and institution keys send events for any cadre; unit and cadre keys for their own."""
+    if who.role in ("org", "institution"):
+        return True
+    current = store.current
+    unit = current.unit_of(cadre_id) if current is not None else None
+    return may_see_cadre(who, cadre_id, unit)
+
+
+@router.post(
+    "/events",
+    response_model=EventResponse,
+    responses={c: {"model": ErrorResponse} for c in (401, 403, 413, 422)},
+)
 def post_events(
     batch: Annotated[EventBatch, Body(openapi_examples={"three kinds": {"value": EXAMPLE}})],
     engine: EngineDep,
     store: StoreDep,
+    who: PrincipalDep,
+    request: Request,
 ) -> EventResponse:
     """Store events (idempotent by event_id) before acknowledging; apply them to live profiles."""
     results: list[EventResult] = []
@@ -81,6 +98,11 @@ def post_events(
     for i, raw in enumerate(batch.events):
         event, reason = parse_event(raw)
         event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
+        if event is not None and not _may_send(who, event.cadre_id, store):
+            raise HTTPException(
+                status_code=403,
+                detail=f"event {i} is about cadre {event.cadre_id!r}, outside this key's scope",
+            )
         if event is None:
             results.append(
                 EventResult(index=i, event_id=event_id, status="rejected", reason=reason)
@@ -93,5 +115,7 @@ def post_events(
         results[i].status = "accepted" if new else "duplicate"
         if new:
             store.apply(event)
+    for r in results:
+        request.app.state.metrics.events.labels(r.status).inc()
     current = store.current
     return EventResponse(model_version=current.version if current else None, results=results)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from serving.deps import PredictorDep, StoreDep
+from serving.deps import PredictorDep, PrincipalDep, StoreDep
 from serving.schemas import Health, ModelInfo
 
 router = APIRouter(tags=["health"])
@@ -28,7 +28,7 @@ def ready(store: StoreDep) -> Health | JSONResponse:
 
 
 @router.get("/v1/model", response_model=ModelInfo)
-def model_info(predictor: PredictorDep) -> ModelInfo:
+def model_info(predictor: PredictorDep, _: PrincipalDep) -> ModelInfo:
     """The bundle being served: version, training time, data fingerprint and metrics."""
     m = predictor.manifest
     return ModelInfo(

@@ -1,17 +1,12 @@
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from serving.app import create_app
-from serving.settings import Settings
 from training.bundle import load_bundle
 
 
 @pytest.fixture(scope="module")
-def client(trained):
-    _, artifacts = trained
-    with TestClient(create_app(Settings(artifacts=artifacts))) as c:
-        yield c
+def client(trained, open_client):
+    return open_client(trained[1])
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +22,12 @@ def test_health_ready_and_model(client, trained):
     assert info["model_version"] == version and "knowledge.auc" in info["metrics"]
 
 
-def test_not_ready_without_a_bundle(tmp_path):
-    with TestClient(create_app(Settings(artifacts=tmp_path))) as c:
-        assert c.get("/health").status_code == 200
-        assert c.get("/ready").status_code == 503
-        r = c.get("/v1/cadres/C000001/knowledge")
-        assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
+def test_not_ready_without_a_bundle(tmp_path, open_client):
+    c = open_client(tmp_path)
+    assert c.get("/health").status_code == 200
+    assert c.get("/ready").status_code == 503
+    r = c.get("/v1/cadres/C000001/knowledge")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
 
 
 def test_knowledge_profile(client, fitted):

@@ -1,10 +1,7 @@
 import shutil
 
 import pytest
-from fastapi.testclient import TestClient
 
-from serving.app import create_app
-from serving.settings import Settings
 from training.bundle import load_bundle
 from training.database import count_events, load_events, make_engine
 
@@ -32,7 +29,7 @@ def _completion(event_id, cadre, course, **kw):
     }
 
 
-def test_per_event_status_in_order(setup):
+def test_per_event_status_in_order(setup, open_client):
     art, fitted = setup
     cadre, course = str(fitted.catalog.cadres.ids_[0]), str(fitted.catalog.courses.ids_[0])
     item = str(fitted.catalog.items.ids_[0])
@@ -60,65 +57,63 @@ def test_per_event_status_in_order(setup):
             {"type": "response"},
         ]
     }
-    with TestClient(create_app(Settings(artifacts=art))) as c:
-        r = c.post("/v1/events", json=body)
-        assert r.status_code == 200
-        res = r.json()["results"]
-        assert [x["status"] for x in res] == [
-            "accepted",
-            "accepted",
-            "rejected",
-            "duplicate",
-            "rejected",
-            "rejected",
-        ]
-        assert [x["index"] for x in res] == list(range(6))
-        assert res[2]["reason"].startswith("course_score: Input should be less than or equal to 5")
-        assert "type must be one of" in res[4]["reason"]
-        again = c.post("/v1/events", json={"events": body["events"][:1]}).json()["results"]
-        assert again[0]["status"] == "duplicate"
+    c = open_client(art)
+    r = c.post("/v1/events", json=body)
+    assert r.status_code == 200
+    res = r.json()["results"]
+    assert [x["status"] for x in res] == [
+        "accepted",
+        "accepted",
+        "rejected",
+        "duplicate",
+        "rejected",
+        "rejected",
+    ]
+    assert [x["index"] for x in res] == list(range(6))
+    assert res[2]["reason"].startswith("course_score: Input should be less than or equal to 5")
+    assert "type must be one of" in res[4]["reason"]
+    again = c.post("/v1/events", json={"events": body["events"][:1]}).json()["results"]
+    assert again[0]["status"] == "duplicate"
     assert count_events(make_engine(f"sqlite:///{art / 'ganxun.db'}")) == 2
 
 
-def test_completed_course_disappears_at_once_and_reserve_moves(setup):
+def test_completed_course_disappears_at_once_and_reserve_moves(setup, open_client):
     art, fitted = setup
     cadre = str(fitted.catalog.cadres.ids_[5])
-    with TestClient(create_app(Settings(artifacts=art))) as c:
-        url = f"/v1/cadres/{cadre}/recommendations"
-        top = c.post(url, json={"k": 5}).json()["items"][0]["course_id"]
-        before = {
-            t["topic_id"]: t["reserve"]
-            for t in c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
-        }
-        c.post("/v1/events", json={"events": [_completion("x1", cadre, top, hours=40.0)]})
-        after_items = c.post(url, json={"k": 5}).json()["items"]
-        assert top not in {i["course_id"] for i in after_items}
-        after = {
-            t["topic_id"]: t["reserve"]
-            for t in c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
-        }
+    c = open_client(art)
+    url = f"/v1/cadres/{cadre}/recommendations"
+    top = c.post(url, json={"k": 5}).json()["items"][0]["course_id"]
+    before = {
+        t["topic_id"]: t["reserve"] for t in c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+    }
+    c.post("/v1/events", json={"events": [_completion("x1", cadre, top, hours=40.0)]})
+    after_items = c.post(url, json={"k": 5}).json()["items"]
+    assert top not in {i["course_id"] for i in after_items}
+    after = {
+        t["topic_id"]: t["reserve"] for t in c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+    }
     course_idx = fitted.catalog.courses.one(top)
     topics = fitted.catalog.topics.ids_[fitted.catalog.course_topics[course_idx].indices]
     assert any(after[t] > before[t] for t in topics)
     # a restarted service replays stored events after the bundle's cut-off
-    with TestClient(create_app(Settings(artifacts=art))) as c:
-        items = c.post(f"/v1/cadres/{cadre}/recommendations", json={"k": 5}).json()["items"]
-        assert top not in {i["course_id"] for i in items}
+    c = open_client(art)
+    items = c.post(f"/v1/cadres/{cadre}/recommendations", json={"k": 5}).json()["items"]
+    assert top not in {i["course_id"] for i in items}
 
 
-def test_oversized_and_malformed_batches(setup):
+def test_oversized_and_malformed_batches(setup, open_client):
     art, _ = setup
-    with TestClient(create_app(Settings(artifacts=art, max_body_bytes=2000))) as c:
-        big = {"events": [_completion(f"b{i}", "C000001", "K00001") for i in range(50)]}
-        r = c.post("/v1/events", json=big)
-        assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
-        assert c.post("/v1/events", json={"events": []}).status_code == 422
-        assert (
-            c.post(
-                "/v1/events", content=b"{not json", headers={"content-type": "application/json"}
-            ).status_code
-            == 422
-        )
+    c = open_client(art, max_body_bytes=2000)
+    big = {"events": [_completion(f"b{i}", "C000001", "K00001") for i in range(50)]}
+    r = c.post("/v1/events", json=big)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+    assert c.post("/v1/events", json={"events": []}).status_code == 422
+    assert (
+        c.post(
+            "/v1/events", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 def test_next_retrain_absorbs_stored_events(tiny_dir, tmp_path, tiny_city):

@@ -1,0 +1,34 @@
+"""Model lifecycle: reload the newest bundle (org keys only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from serving.deps import OrgDep, SettingsDep, StoreDep
+from serving.schemas import ErrorResponse
+from training.bundle import BundleError
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class ReloadResponse(BaseModel):
+    """The bundle now live, and the one it replaced."""
+
+    model_version: str
+    previous_version: str | None
+
+
+@router.post(
+    "/reload",
+    response_model=ReloadResponse,
+    responses={c: {"model": ErrorResponse} for c in (401, 403, 409)},
+)
+def reload(store: StoreDep, settings: SettingsDep, _: OrgDep) -> ReloadResponse:
+    """Load the newest bundle; a bundle that fails validation is refused and the old one stays."""
+    previous = store.current.version if store.current else None
+    try:
+        current = store.load_newest(settings.artifacts)
+    except BundleError as err:
+        raise HTTPException(status_code=409, detail=f"bundle refused: {err}") from err
+    return ReloadResponse(model_version=current.version, previous_version=previous)

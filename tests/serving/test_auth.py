@@ -1,0 +1,115 @@
+import shutil
+
+import pytest
+
+from serving.auth import list_keys, read_audit, revoke_key
+from training.bundle import load_bundle
+from training.database import default_url, make_engine
+
+
+@pytest.fixture(scope="module")
+def world(trained, tmp_path_factory, open_client):
+    """One artifacts folder, a known cadre (mine) and a cadre of another unit (other)."""
+    result, _ = trained
+    art = tmp_path_factory.mktemp("auth")
+    shutil.copytree(result.bundle, art / "bundles" / result.bundle.name)
+    fitted, _ = load_bundle(result.bundle)
+    info = fitted.catalog.cadre_info
+    mine = info.iloc[0]
+    other = info[info["unit_id"] != mine["unit_id"]].iloc[0]
+    clients = {
+        "org": open_client(art, "org"),
+        "unit": open_client(art, "unit", mine["unit_id"]),
+        "cadre": open_client(art, "cadre", mine["cadre_id"]),
+        "institution": open_client(art, "institution", "I001"),
+    }
+    return art, clients, mine["cadre_id"], other["cadre_id"], mine["unit_id"]
+
+
+def _event(cadre):
+    return {
+        "events": [
+            {
+                "event_id": f"auth-{cadre}",
+                "type": "response",
+                "cadre_id": cadre,
+                "item_id": "Q00001",
+                "occurred_at": "2026-11-27T10:00:00Z",
+                "correct": 1,
+            }
+        ]
+    }
+
+
+CALLS = {
+    "knowledge": lambda c, cadre: c.get(f"/v1/cadres/{cadre}/knowledge"),
+    "recommendations": lambda c, cadre: c.post(
+        f"/v1/cadres/{cadre}/recommendations", json={"k": 2}
+    ),
+    "events": lambda c, cadre: c.post("/v1/events", json=_event(cadre)),
+}
+
+# role -> endpoint -> (status for own cadre, status for a cadre of another unit)
+MATRIX = {
+    "org": {"knowledge": (200, 200), "recommendations": (200, 200), "events": (200, 200)},
+    "unit": {"knowledge": (200, 403), "recommendations": (200, 403), "events": (200, 403)},
+    "cadre": {"knowledge": (200, 403), "recommendations": (200, 403), "events": (200, 403)},
+    "institution": {"knowledge": (403, 403), "recommendations": (403, 403), "events": (200, 200)},
+}
+
+
+@pytest.mark.parametrize("role", sorted(MATRIX))
+@pytest.mark.parametrize("endpoint", sorted(CALLS))
+def test_scope_matrix(world, role, endpoint):
+    _, clients, mine, other, _ = world
+    expected_own, expected_other = MATRIX[role][endpoint]
+    own = CALLS[endpoint](clients[role], mine)
+    out = CALLS[endpoint](clients[role], other)
+    assert (own.status_code, out.status_code) == (expected_own, expected_other)
+    if out.status_code == 403:
+        assert out.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("role", sorted(MATRIX))
+def test_model_info_and_reload(world, role):
+    _, clients, *_ = world
+    assert clients[role].get("/v1/model").status_code == 200
+    expected = 200 if role == "org" else 403
+    assert clients[role].post("/v1/admin/reload").status_code == expected
+
+
+def test_missing_wrong_and_revoked_keys_are_401(world):
+    art, clients, mine, *_ = world
+    c = clients["org"]
+    url = f"/v1/cadres/{mine}/knowledge"
+    assert c.get(url, headers={"X-API-Key": ""}).status_code == 401
+    assert c.get(url, headers={"X-API-Key": "gx_nope"}).status_code == 401
+    engine = make_engine(default_url(art))
+    cadre_key = next(k for k in list_keys(engine) if k["role"] == "cadre")
+    assert revoke_key(engine, cadre_key["key_id"])
+    r = clients["cadre"].get(url)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert c.get("/health", headers={"X-API-Key": ""}).status_code == 200  # liveness is open
+
+
+def test_profile_reads_are_audited(world):
+    art, clients, mine, other, _ = world
+    clients["org"].get(f"/v1/cadres/{mine}/knowledge", headers={"X-Request-ID": "req-audit-1"})
+    clients["unit"].get(f"/v1/cadres/{other}/knowledge")
+    entries = read_audit(make_engine(default_url(art)), cadre_id=mine)
+    assert any(e["request_id"] == "req-audit-1" and e["status"] == 200 for e in entries)
+    denied = read_audit(make_engine(default_url(art)), cadre_id=other)
+    assert any(e["status"] == 403 and e["role"] == "unit" for e in denied)
+
+
+def test_request_id_and_metrics(world):
+    _, clients, mine, *_ = world
+    r = clients["org"].get(f"/v1/cadres/{mine}/knowledge", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["X-Request-ID"] == "abc-123"
+    assert len(clients["org"].get("/health").headers["X-Request-ID"]) == 32
+    text = clients["org"].get("/metrics").text
+    assert (
+        'ganxun_requests_total{method="GET",route="/v1/cadres/{cadre_id}/knowledge",status="200"}'
+        in text
+    )
+    assert "ganxun_model_info{version=" in text and "ganxun_request_seconds_bucket" in text
