@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 
 from serving import errors, observability
 from serving.predictor import Predictor
-from serving.routes import admin, cadres, events, health
+from serving.routes import admin, cadres, events, health, units
 from serving.settings import Settings
 from serving.store import ModelStore
 from training.bundle import BundleError
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(cadres.router)
+    app.include_router(units.router)
     app.include_router(events.router)
     app.include_router(admin.router)
 

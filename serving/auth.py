@@ -134,3 +134,10 @@ def may_see_cadre(who: Principal, cadre_id: str, unit_id: str | None) -> bool:
     if who.role == "unit":
         return unit_id is not None and who.scope == unit_id
     return False
+
+
+def may_see_unit(who: Principal, unit_id: str) -> bool:
+    """Org and institution keys see every unit's layout; unit keys their own; cadre keys none."""
+    if who.role in ("org", "institution"):
+        return True
+    return who.role == "unit" and who.scope == unit_id

@@ -145,3 +145,67 @@ class Predictor:
                 )
             )
         return out
+
+    def layout(self, unit_id: str, n_weak: int = 3) -> dict:
+        """A unit's training layout: topic × year hours and coverage, reserve, weakest topics."""
+        cat, lay = self.fitted.catalog, self.fitted.layout
+        u = cat.units.one(unit_id)
+        if u < 0:
+            raise UnknownIdError("unit", unit_id)
+        names = self._topic_names
+        cells = lay.hours[lay.hours["unit"] == u].sort_values(["topic", "year"])
+        members = cat.cadre_unit == u
+        ranks = cat.cadre_info.loc[members, "rank"]
+        quality = self.fitted.quality.course.quality_
+        weak = []
+        gap = np.nan_to_num(lay.mean_gap[u], nan=-1.0)
+        for t in np.argsort(-gap, kind="stable")[:n_weak]:
+            if gap[t] <= 0:
+                break
+            on_topic = np.flatnonzero(self._main_topic == t)
+            best = on_topic[np.argsort(-quality[on_topic], kind="stable")][:3]
+            audience = ranks.mode().iloc[0] if len(ranks) else ""
+            weak.append(
+                {
+                    "topic_id": str(cat.topics.ids_[t]),
+                    "name": str(names[t]),
+                    "mean_gap": round(100 * float(gap[t]), 1),
+                    "suggested_theme": f"{names[t]}专题培训班（面向{audience}干部）",
+                    "suggested_courses": [
+                        {
+                            "course_id": str(cat.courses.ids_[c]),
+                            "title": str(self._titles[c]),
+                            "quality": round(float(quality[c]), 2),
+                        }
+                        for c in best
+                    ],
+                }
+            )
+        return {
+            "unit_id": unit_id,
+            "name": str(cat.unit_info.at[u, "name"]),
+            "cadres": int(lay.unit_sizes[u]),
+            "topics": [
+                {
+                    "topic_id": str(tid),
+                    "name": str(names[j]),
+                    "mean_reserve": _pct(lay.mean_reserve[u, j]),
+                    "mean_gap": _pct(lay.mean_gap[u, j]),
+                }
+                for j, tid in enumerate(cat.topics.ids_)
+            ],
+            "cells": [
+                {
+                    "topic_id": str(cat.topics.ids_[int(r.topic)]),
+                    "year": int(r.year),
+                    "hours": round(float(r.hours), 1),
+                    "trained_share": round(float(r.trained_share), 4),
+                }
+                for r in cells.itertuples()
+            ],
+            "weakest": weak,
+        }
+
+
+def _pct(x: float) -> float | None:
+    return None if not np.isfinite(x) else round(100 * float(x), 1)

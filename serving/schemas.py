@@ -88,3 +88,51 @@ class RecommendationResponse(BaseModel):
     model_version: str
     cadre_id: str
     items: list[RecommendedCourse]
+
+
+class LayoutTopic(BaseModel):
+    """A unit's mean reserve and gap on one topic (0–100; null for a unit without cadres)."""
+
+    topic_id: str
+    name: str
+    mean_reserve: float | None
+    mean_gap: float | None
+
+
+class LayoutCell(BaseModel):
+    """Training on one topic in one year: hours and the share of the unit's cadres trained."""
+
+    topic_id: str
+    year: int
+    hours: float
+    trained_share: float = Field(ge=0, le=1)
+
+
+class SuggestedCourse(BaseModel):
+    """A well-rated course on a weak topic."""
+
+    course_id: str
+    title: str
+    quality: float = Field(description="leniency-corrected expected rating, 1–5")
+
+
+class WeakTopic(BaseModel):
+    """One of the unit's weakest topics, with a suggested class theme and courses."""
+
+    topic_id: str
+    name: str
+    mean_gap: float
+    suggested_theme: str = Field(examples=["法治素养专题培训班（面向正科干部）"])
+    suggested_courses: list[SuggestedCourse]
+
+
+class LayoutResponse(BaseModel):
+    """A unit's training layout by topic and year (图4 培训布局)."""
+
+    model_version: str
+    unit_id: str
+    name: str
+    cadres: int
+    topics: list[LayoutTopic]
+    cells: list[LayoutCell]
+    weakest: list[WeakTopic]

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 
 from features.contracts import SCHEMA_VERSION
 from training.fitting import Fitted
 
-PARTS = ("catalog", "knowledge", "recommender")
+PARTS = ("catalog", "knowledge", "recommender", "quality", "layout")
 
 
 class BundleError(RuntimeError):
@@ -26,9 +27,17 @@ def fingerprint(tables: dict[str, pd.DataFrame]) -> str:
     h = hashlib.sha256()
     for name in sorted(tables):
         df = tables[name]
-        h.update(name.encode())
-        h.update(",".join(map(str, df.columns)).encode())
-        h.update(pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes())
+        h.update(f"{name}:{len(df)}:{','.join(map(str, df.columns))}".encode())
+        for column in df.columns:
+            values = df[column]
+            if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+                h.update("\x1f".join(map(str, values.tolist())).encode())
+            else:
+                h.update(
+                    values.to_numpy(dtype="float64", na_value=np.nan).tobytes()
+                    if values.dtype.kind in "iufb" or str(values.dtype) in ("Int64", "Float64")
+                    else values.astype("int64").to_numpy().tobytes()
+                )
     return h.hexdigest()
 
 
@@ -56,7 +65,7 @@ def save_bundle(fitted: Fitted, root: str | Path, manifest: dict) -> Path:
     files = {}
     for part in PARTS:
         path = tmp / f"{part}.joblib"
-        joblib.dump(getattr(fitted, part), path, compress=3)
+        joblib.dump(getattr(fitted, part), path, compress=1)
         files[path.name] = _sha256(path)
     joblib.dump(fitted.asof, tmp / "asof.joblib")
     files["asof.joblib"] = _sha256(tmp / "asof.joblib")

@@ -102,6 +102,26 @@ def evaluate_recommender(
     return out
 
 
+def evaluate_quality(fitted: Fitted, truth: dict | None) -> dict[str, float]:
+    """Spearman of quality estimates with true course/teacher/staff quality, and of raw means."""
+    if truth is None:
+        return {}
+    cat, q = fitted.catalog, fitted.quality
+    out: dict[str, float] = {}
+    pairs = (
+        ("course", q.course, cat.courses, truth["courses"], "course_id", "quality"),
+        ("teacher", q.teacher, cat.teachers, truth["teachers"], "teacher_id", "base"),
+        ("staff", q.staff, cat.staff, truth["staff"], "staff_id", "quality"),
+    )
+    for name, model, vocab, frame, key, col in pairs:
+        true = frame.set_index(key)[col].reindex(vocab.ids_).to_numpy(float)
+        rated = (model.n_ratings_ > 0) & np.isfinite(true)
+        out[f"quality.{name}.spearman"] = spearman(model.quality_[rated], true[rated])
+        out[f"quality.{name}.spearman_raw_mean"] = spearman(model.raw_mean_[rated], true[rated])
+        out[f"quality.{name}.rated"] = int(rated.sum())
+    return out
+
+
 def evaluate(
     fitted: Fitted, tables: dict[str, pd.DataFrame], truth: dict | None, k: int = 10
 ) -> dict[str, float]:
@@ -110,4 +130,5 @@ def evaluate(
     future["items"] = tables["items"]
     metrics = evaluate_knowledge(fitted, future, truth)
     metrics.update(evaluate_recommender(fitted, future, k))
+    metrics.update(evaluate_quality(fitted, truth))
     return metrics

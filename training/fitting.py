@@ -18,7 +18,9 @@ from features.exposure import (
 )
 from features.vocab import Vocabulary
 from models.knowledge import ExposureReserve
+from models.layout import topic_year_hours, unit_reserve
 from models.popularity import PeerPopularity
+from models.quality import RatingQuality
 from training.config import TrainConfig
 
 
@@ -30,6 +32,9 @@ class Catalog:
     courses: Vocabulary
     topics: Vocabulary
     items: Vocabulary
+    units: Vocabulary
+    teachers: Vocabulary
+    staff: Vocabulary
     cadre_info: pd.DataFrame  # rows in cadre vocabulary order: unit_id, rank, category, segment
     course_info: pd.DataFrame  # rows in course vocabulary order: title, mode, hours, level, ...
     topic_info: pd.DataFrame  # rows in topic vocabulary order: name_zh, name_en
@@ -37,6 +42,27 @@ class Catalog:
     course_topics: sp.csr_matrix  # (n_courses, n_topics), rows sum to one
     item_topics: sp.csr_matrix  # (n_items, n_topics) incidence
     course_groups: np.ndarray  # (n_courses,) near-duplicate group
+    cadre_unit: np.ndarray  # (n_cadres,) unit index
+    unit_info: pd.DataFrame  # rows in unit vocabulary order: unit_id, name, district, level
+
+
+@dataclass
+class QualityState:
+    """Leniency-corrected, shrunk quality of courses, teachers and staff (expected 1–5 score)."""
+
+    course: RatingQuality
+    teacher: RatingQuality
+    staff: RatingQuality
+
+
+@dataclass
+class LayoutState:
+    """Unit × topic × year training layout and unit × topic reserve, for every unit."""
+
+    hours: pd.DataFrame  # unit, topic, year, hours, cadres_trained, trained_share (indices)
+    mean_reserve: np.ndarray  # (n_units, n_topics)
+    mean_gap: np.ndarray  # (n_units, n_topics)
+    unit_sizes: np.ndarray  # (n_units,)
 
 
 @dataclass
@@ -67,6 +93,8 @@ class Fitted:
     catalog: Catalog
     knowledge: KnowledgeState
     recommender: RecommenderState
+    quality: QualityState
+    layout: LayoutState
 
 
 def build_catalog(tables: dict[str, pd.DataFrame]) -> Catalog:
@@ -83,11 +111,16 @@ def build_catalog(tables: dict[str, pd.DataFrame]) -> Catalog:
     info["main_topic"] = topics.lookup(main_topic)
     cadre_info = cadres[["cadre_id", "unit_id", "rank", "category"]].copy()
     cadre_info["segment"] = segment_of(cadres["rank"], cadres["category"])
+    units = tables["units"].reset_index(drop=True)
+    unit_vocab = Vocabulary(units["unit_id"])
     return Catalog(
         cadres=Vocabulary(cadres["cadre_id"]),
         courses=course_vocab,
         topics=topics,
         items=items,
+        units=unit_vocab,
+        teachers=Vocabulary(tables["teachers"]["teacher_id"]),
+        staff=Vocabulary(tables["staff"]["staff_id"]),
         cadre_info=cadre_info.reset_index(drop=True),
         course_info=info.reset_index(drop=True),
         topic_info=topics_df[["topic_id", "name_zh", "name_en"]],
@@ -95,7 +128,68 @@ def build_catalog(tables: dict[str, pd.DataFrame]) -> Catalog:
         course_topics=ctm,
         item_topics=item_topic_matrix(tables["items"], items, topics),
         course_groups=near_duplicate_groups(courses),
+        cadre_unit=unit_vocab.index(cadres["unit_id"]),
+        unit_info=units[["unit_id", "name", "district", "level"]],
     )
+
+
+def _rating_quality(
+    raters: pd.Series,
+    targets: pd.Series,
+    scores: pd.Series,
+    cadres: Vocabulary,
+    vocab: Vocabulary,
+) -> RatingQuality:
+    ri, ti = cadres.index(raters), vocab.index(targets)
+    ok = (ri >= 0) & (ti >= 0) & scores.notna().to_numpy()
+    return RatingQuality().fit(
+        ri[ok], ti[ok], scores.to_numpy(float, na_value=np.nan)[ok], len(cadres), len(vocab)
+    )
+
+
+def fit_quality(tables: dict[str, pd.DataFrame], cat: Catalog, asof: pd.Timestamp) -> QualityState:
+    """Course, teacher and staff quality from ratings before ``asof``."""
+    cr = tables["course_ratings"]
+    cr = cr[cr["rated_on"] < asof]
+    sr = tables["staff_ratings"]
+    sr = sr[sr["rated_on"] < asof]
+    return QualityState(
+        course=_rating_quality(
+            cr["cadre_id"], cr["course_id"], cr["course_score"], cat.cadres, cat.courses
+        ),
+        teacher=_rating_quality(
+            cr["cadre_id"], cr["teacher_id"], cr["teacher_score"], cat.cadres, cat.teachers
+        ),
+        staff=_rating_quality(sr["cadre_id"], sr["staff_id"], sr["score"], cat.cadres, cat.staff),
+    )
+
+
+def build_layout(
+    tables: dict[str, pd.DataFrame], cat: Catalog, reserve: np.ndarray, asof: pd.Timestamp
+) -> LayoutState:
+    """Every unit's topic × year hours and coverage, and its mean reserve and gap per topic."""
+    e = tables["enrollments"]
+    e = e[e["enrolled_on"] < asof]
+    ci, ki = cat.cadres.index(e["cadre_id"]), cat.courses.index(e["course_id"])
+    ok = (ci >= 0) & (ki >= 0) & (cat.cadre_unit[np.maximum(ci, 0)] >= 0)
+    sizes = np.bincount(cat.cadre_unit[cat.cadre_unit >= 0], minlength=len(cat.units))
+    hours = topic_year_hours(
+        ci[ok],
+        ki[ok],
+        e["enrolled_on"].dt.year.to_numpy()[ok],
+        (e["hours"] * e["progress"]).to_numpy(float)[ok],
+        cat.cadre_unit,
+        cat.course_topics,
+        sizes,
+    )
+    gap = np.maximum(
+        0.0, cat.targets[np.maximum(cat.cadre_info["segment"].to_numpy(), 0)] - reserve
+    )
+    member = cat.cadre_unit >= 0
+    mean_reserve, mean_gap = unit_reserve(
+        cat.cadre_unit[member], reserve[member], gap[member], len(cat.units)
+    )
+    return LayoutState(hours, mean_reserve, mean_gap, sizes)
 
 
 def fit_all(tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig) -> Fitted:
@@ -125,4 +219,11 @@ def fit_all(tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainCo
     seen = interaction_matrix(tables["enrollments"], cat.cadres, cat.courses, asof)
     segments = np.maximum(cat.cadre_info["segment"].to_numpy(), 0)
     pop = PeerPopularity(global_weight=config.recommender.global_weight).fit(seen, segments)
-    return Fitted(asof, cat, knowledge, RecommenderState(pop, seen))
+    return Fitted(
+        asof=asof,
+        catalog=cat,
+        knowledge=knowledge,
+        recommender=RecommenderState(pop, seen),
+        quality=fit_quality(tables, cat, asof),
+        layout=build_layout(tables, cat, knowledge.reserve, asof),
+    )

@@ -94,3 +94,29 @@ def test_filters_are_applied(client, fitted):
     cols = fitted.catalog.topics.one("TP03")
     rows = fitted.catalog.courses.index([i["course_id"] for i in topical])
     assert np.all(fitted.catalog.course_topics[rows, cols].toarray() > 0)
+
+
+def test_unit_layout(client, fitted):
+    unit = str(fitted.catalog.units.ids_[0])
+    body = client.get(f"/v1/units/{unit}/layout").json()
+    assert body["unit_id"] == unit and len(body["topics"]) == 12
+    assert body["cells"] and all(
+        c["hours"] >= 0 and 0 <= c["trained_share"] <= 1 for c in body["cells"]
+    )
+    gaps = [w["mean_gap"] for w in body["weakest"]]
+    assert gaps == sorted(gaps, reverse=True) and all(g > 0 for g in gaps)
+    by_topic = {t["topic_id"]: t["mean_gap"] for t in body["topics"]}
+    assert max(by_topic.values()) == gaps[0]
+    for w in body["weakest"]:
+        assert w["name"] in w["suggested_theme"] and w["suggested_courses"]
+    assert client.get("/v1/units/NOPE/layout").status_code == 404
+
+
+def test_layout_hours_add_up(client, fitted, tiny_city):
+    unit = str(fitted.catalog.units.ids_[1])
+    cells = client.get(f"/v1/units/{unit}/layout").json()["cells"]
+    e = tiny_city.tables["enrollments"].merge(tiny_city.tables["cadres"][["cadre_id", "unit_id"]])
+    e = e[(e["unit_id"] == unit) & (e["enrolled_on"] < fitted.asof)]
+    assert sum(c["hours"] for c in cells) == pytest.approx(
+        (e["hours"] * e["progress"]).sum(), rel=1e-3
+    )

@@ -17,6 +17,7 @@ def world(trained, tmp_path_factory, open_client):
     info = fitted.catalog.cadre_info
     mine = info.iloc[0]
     other = info[info["unit_id"] != mine["unit_id"]].iloc[0]
+    UNIT_OF.update({mine["cadre_id"]: mine["unit_id"], other["cadre_id"]: other["unit_id"]})
     clients = {
         "org": open_client(art, "org"),
         "unit": open_client(art, "unit", mine["unit_id"]),
@@ -47,14 +48,36 @@ CALLS = {
         f"/v1/cadres/{cadre}/recommendations", json={"k": 2}
     ),
     "events": lambda c, cadre: c.post("/v1/events", json=_event(cadre)),
+    "layout": lambda c, cadre: c.get(f"/v1/units/{UNIT_OF[cadre]}/layout"),
 }
+UNIT_OF: dict[str, str] = {}
 
 # role -> endpoint -> (status for own cadre, status for a cadre of another unit)
 MATRIX = {
-    "org": {"knowledge": (200, 200), "recommendations": (200, 200), "events": (200, 200)},
-    "unit": {"knowledge": (200, 403), "recommendations": (200, 403), "events": (200, 403)},
-    "cadre": {"knowledge": (200, 403), "recommendations": (200, 403), "events": (200, 403)},
-    "institution": {"knowledge": (403, 403), "recommendations": (403, 403), "events": (200, 200)},
+    "org": {
+        "knowledge": (200, 200),
+        "recommendations": (200, 200),
+        "events": (200, 200),
+        "layout": (200, 200),
+    },
+    "unit": {
+        "knowledge": (200, 403),
+        "recommendations": (200, 403),
+        "events": (200, 403),
+        "layout": (200, 403),
+    },
+    "cadre": {
+        "knowledge": (200, 403),
+        "recommendations": (200, 403),
+        "events": (200, 403),
+        "layout": (403, 403),
+    },
+    "institution": {
+        "knowledge": (403, 403),
+        "recommendations": (403, 403),
+        "events": (200, 200),
+        "layout": (200, 200),
+    },
 }
 
 
