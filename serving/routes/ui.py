@@ -1,0 +1,80 @@
+"""Web pages for org staff (中文): cadre radar, unit layout heat map, class roster.
+
+The pages are static HTML and JavaScript that call the same /v1 API with the key the user enters
+(kept in the browser tab only). Charts use plotly.js, served from the installed ``plotly``
+package, so nothing is fetched from the internet at run time.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+UI = Path(__file__).resolve().parent.parent / "ui"
+STATIC = {
+    "base.css": "text/css",
+    "common.js": "text/javascript",
+    "cadre.js": "text/javascript",
+    "unit.js": "text/javascript",
+    "roster.js": "text/javascript",
+}
+
+
+@cache
+def _read(name: str) -> str:
+    return (UI / name).read_text(encoding="utf-8")
+
+
+def _page(title: str, body: str, script: str = "") -> HTMLResponse:
+    html = (
+        _read("_layout.html")
+        .replace("{title}", title)
+        .replace("{body}", _read(body))
+        .replace("{script}", script)
+    )
+    return HTMLResponse(html)
+
+
+def _call(function: str, value: str) -> str:
+    arg = json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+    script = f'<script src="/ui/static/{function.lower()}.js"></script>'
+    return f"{script}<script>show{function}({arg});</script>"
+
+
+@router.get("/", response_class=HTMLResponse)
+def index() -> HTMLResponse:
+    """Landing page."""
+    return _page("首页", "index.html")
+
+
+@router.get("/cadres/{cadre_id}", response_class=HTMLResponse)
+def cadre_page(cadre_id: str) -> HTMLResponse:
+    """A cadre's knowledge radar (reserve vs post target) and recommended courses."""
+    return _page("干部知识储备", "cadre.html", _call("Cadre", cadre_id))
+
+
+@router.get("/units/{unit_id}", response_class=HTMLResponse)
+def unit_page(unit_id: str) -> HTMLResponse:
+    """A unit's topic × year training heat map and weakest topics."""
+    return _page("单位培训布局", "unit.html", _call("Unit", unit_id))
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js() -> FileResponse:
+    """plotly.js from the installed plotly package."""
+    path = resources.files("plotly") / "package_data" / "plotly.min.js"
+    return FileResponse(str(path), media_type="text/javascript")
+
+
+@router.get("/static/{name}")
+def static(name: str) -> FileResponse:
+    """The pages' own CSS and JavaScript."""
+    if name not in STATIC:
+        raise HTTPException(status_code=404, detail=f"no static file {name!r}")
+    return FileResponse(UI / name, media_type=STATIC[name])

@@ -1,0 +1,15 @@
+async function showCadre(cadreId) {
+  document.getElementById("cadre-id").textContent = cadreId;
+  try {
+    const k = await api(`/v1/cadres/${encodeURIComponent(cadreId)}/knowledge`);
+    const names = k.topics.map(t => t.name);
+    const close = a => a.concat([a[0]]);
+    Plotly.newPlot("radar", [
+      {type: "scatterpolar", r: close(k.topics.map(t => t.required)), theta: close(names), name: "岗位要求", line: {dash: "dash", color: "#555"}},
+      {type: "scatterpolar", r: close(k.topics.map(t => t.reserve)), theta: close(names), name: "知识储备", fill: "toself", line: {color: "#b3261e"}},
+    ], {polar: {radialaxis: {range: [0, 100]}}, margin: {t: 30, b: 30}, legend: {orientation: "h"}}, {displaylogo: false});
+    const r = await api(`/v1/cadres/${encodeURIComponent(cadreId)}/recommendations`, {method: "POST", body: JSON.stringify({k: 10})});
+    document.querySelector("#recs tbody").innerHTML = r.items.map((it, i) =>
+      `<tr><td>${i + 1}</td><td>${esc(it.title)} <small>${esc(it.course_id)}</small></td><td>${reasons(it.reasons)}</td></tr>`).join("");
+  } catch (e) { showError(e); }
+}

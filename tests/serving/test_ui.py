@@ -1,0 +1,119 @@
+"""The org-staff pages in headless Chromium: charts drawn, tables filled (marker ``browser``)."""
+
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def live(trained):
+    """The app served by uvicorn on a free loopback port, plus an org key."""
+    import uvicorn
+
+    from serving.app import create_app
+    from serving.settings import Settings
+    from tests.serving.conftest import key_for
+
+    _, artifacts = trained
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(Settings(artifacts=artifacts)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}", key_for(artifacts)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def _open(browser, live, path):
+    base, key = live
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.add_init_script(f"sessionStorage.setItem('ganxun-api-key', {key!r});")
+    page.goto(base + path)
+    return page
+
+
+def _drawn(png: bytes) -> float:
+    """Share of pixels that are neither white nor the page background: >0 when a chart is drawn."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    plain = img.min(axis=2) > 235
+    return float(1 - plain.mean())
+
+
+def test_cadre_radar_is_drawn(browser, live, tmp_path):
+    page = _open(browser, live, "/ui/cadres/C000001")
+    page.wait_for_selector("#radar .main-svg", timeout=15000)
+    page.wait_for_selector("#recs tbody tr", timeout=15000)
+    assert (
+        page.locator("#radar path.scatterpolar, #radar .scatterlayer path, #radar g.trace").count()
+        > 0
+    )
+    assert page.locator("#recs tbody tr").count() == 10
+    assert page.inner_text("#error") == ""
+    png = page.locator("#radar").screenshot(path=str(tmp_path / "radar.png"))
+    assert _drawn(png) > 0.03
+
+
+def test_unit_heatmap_is_drawn(browser, live, tmp_path):
+    page = _open(browser, live, "/ui/units/U0001")
+    page.wait_for_selector("#heatmap .main-svg", timeout=15000)
+    page.wait_for_selector("#weak tbody tr", timeout=15000)
+    png = page.locator("#heatmap").screenshot(path=str(tmp_path / "heatmap.png"))
+    assert _drawn(png) > 0.2  # a heat map fills most of its area
+
+
+def test_wrong_key_shows_a_readable_error(browser, live):
+    base, _ = live
+    page = browser.new_page()
+    page.add_init_script("sessionStorage.setItem('ganxun-api-key', 'gx_wrong');")
+    page.goto(base + "/ui/cadres/C000001")
+    page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=15000)
+    assert "unknown or revoked API key" in page.inner_text("#error")
