@@ -535,6 +535,32 @@ class LogisticDiagnosis(BaseEstimator):
         self.fisher_[u, topics] += a * a * qw * qw * p * (1 - p)
         return expit(self.theta_[u])
 
+    def shift_prior(self, user: int, delta: np.ndarray) -> np.ndarray:
+        """Move one user's theta by a change of their prior (e.g. new training hours).
+
+        Cells the user's answers already pin down move less: the shift is weighted by
+        ``1 - confidence``. Other users are unchanged.
+
+        Parameters
+        ----------
+        user : int
+            Index of a known user.
+        delta : ndarray of shape (n_topics,)
+            Change of the prior on the logit scale.
+
+        Returns
+        -------
+        ndarray of shape (n_topics,)
+            The user's new mastery row.
+        """
+        check_is_fitted(self)
+        u = int(_as_index("user", [user], self.n_users_, allow_unknown=False)[0])
+        delta = np.asarray(delta, dtype=np.float64)
+        if delta.shape != (self.n_topics_,):
+            raise ValueError(f"delta must have shape ({self.n_topics_},), got {delta.shape}")
+        self.theta_[u] += delta * (1.0 - self.confidence([u])[0])
+        return expit(self.theta_[u])
+
 
 class _ResponseCounts:
     """Answer counts and correct counts per user, item, topic and user × topic."""

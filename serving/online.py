@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from features.events import CompletionEvent, Event, ResponseEvent
-from training.fitting import Fitted
+from training.fitting import Fitted, exposure_logit
 
 
 class OnlineOverlay:
@@ -22,29 +22,18 @@ class OnlineOverlay:
     def __init__(self, fitted: Fitted):
         self.fitted = fitted
         self.taken: dict[int, set[int]] = {}
-        self.rows: dict[int, dict[str, np.ndarray]] = {}
+        self.hours: dict[int, np.ndarray] = {}
+        self.changed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
 
-    def _row(self, idx: int) -> dict[str, np.ndarray]:
-        if idx not in self.rows:
-            k = self.fitted.knowledge
-            self.rows[idx] = {
-                "hours": k.hours[idx].astype(float),
-                "correct": k.correct[idx].astype(float),
-                "total": k.total[idx].astype(float),
-            }
-        return self.rows[idx]
-
-    def _refresh(self, idx: int) -> None:
-        row, model = self.rows[idx], self.fitted.knowledge.model
-        row["reserve"] = model.predict(
-            row["hours"][None], row["correct"][None], row["total"][None]
-        )[0]
-        row["confidence"] = model.confidence(row["total"][None])[0]
-
     def apply(self, event: Event) -> bool:
-        """Apply one stored event; False when it names a cadre, course or item the bundle lacks."""
-        cat = self.fitted.catalog
+        """Apply one stored event; False when it names a cadre, course or item the bundle lacks.
+
+        An answer takes one Newton step of the diagnosis model on the item's topics; a completion
+        adds its hours to the cadre's exposure and moves the reserve by the change of the
+        exposure prior (less where answers already pin the reserve down).
+        """
+        cat, k = self.fitted.catalog, self.fitted.knowledge
         idx = cat.cadres.one(event.cadre_id)
         if idx < 0:
             return False
@@ -54,28 +43,30 @@ class OnlineOverlay:
                 if course < 0:
                     return False
                 self.taken.setdefault(idx, set()).add(course)
-                row = self._row(idx)
-                row["hours"] = row["hours"] + event.hours * event.progress * (
-                    cat.course_topics[course].toarray().ravel()
+                old = self.hours.get(idx, k.hours[idx].astype(float))
+                new = (
+                    old + event.hours * event.progress * cat.course_topics[course].toarray().ravel()
                 )
+                self.hours[idx] = new
+                delta = (
+                    exposure_logit(k.exposure, new[None])[0]
+                    - exposure_logit(k.exposure, old[None])[0]
+                )
+                k.model.shift_prior(idx, delta)
             elif isinstance(event, ResponseEvent):
                 item = cat.items.one(event.item_id)
                 if item < 0:
                     return False
-                topics = cat.item_topics[item].toarray().ravel()
-                row = self._row(idx)
-                row["total"] = row["total"] + topics
-                row["correct"] = row["correct"] + topics * event.correct
+                k.model.partial_update(idx, item, int(event.correct))
             else:
                 return False  # ratings change quality estimates at the next retrain
-            self._refresh(idx)
+            self.changed[idx] = (k.model.mastery([idx])[0], k.model.confidence([idx])[0])
             return True
 
     def reserve(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
         """Current reserve and confidence rows of one cadre."""
-        row = self.rows.get(idx)
-        if row is not None and "reserve" in row:
-            return row["reserve"], row["confidence"]
+        if idx in self.changed:
+            return self.changed[idx]
         k = self.fitted.knowledge
         return k.reserve[idx], k.confidence[idx]
 

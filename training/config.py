@@ -11,6 +11,12 @@ class KnowledgeConfig(BaseModel):
     half_life_days: float = Field(365.0, gt=0, description="forgetting half-life of training hours")
     prior_strength: float = Field(6.0, gt=0, description="answers the exposure prior is worth")
     hours_scale: float = Field(30.0, gt=0, description="hours at which exposure has 63% effect")
+    l2_theta: float = Field(4.0, gt=0, description="pull of each cell towards its exposure prior")
+    response_half_life_days: float = Field(
+        180.0, gt=0, description="an answer this old counts half: mastery moves with time"
+    )
+    l2_item: float = Field(1.0, gt=0, description="shrinkage of item difficulty to its topics'")
+    max_iter: int = Field(300, ge=10, description="L-BFGS iterations of the diagnosis model")
 
 
 class RecommenderConfig(BaseModel):

@@ -16,50 +16,62 @@ from training.metrics import auc, ranking_metrics, spearman
 log = logging.getLogger(__name__)
 
 
-def response_probabilities(
-    fitted: Fitted, responses: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted P(correct) for responses of known cadres and items, and the mask of those kept.
-
-    The baseline's probability is the mean reserve over the topics the item tests.
-    """
-    cat = fitted.catalog
-    ci, ii = cat.cadres.index(responses["cadre_id"]), cat.items.index(responses["item_id"])
-    keep = (ci >= 0) & (ii >= 0)
-    it = cat.item_topics[ii[keep]]
+def _mean_over_item_topics(
+    fitted: Fitted, reserve: np.ndarray, ci: np.ndarray, ii: np.ndarray
+) -> np.ndarray:
+    it = fitted.catalog.item_topics[ii]
     n_topics = np.asarray(it.sum(axis=1)).ravel()
-    reserve_sum = np.asarray(it.multiply(fitted.knowledge.reserve[ci[keep]]).sum(axis=1)).ravel()
-    return reserve_sum / np.maximum(n_topics, 1), keep
+    reserve_sum = np.asarray(it.multiply(reserve[ci]).sum(axis=1)).ravel()
+    return reserve_sum / np.maximum(n_topics, 1)
 
 
 def evaluate_knowledge(
     fitted: Fitted, future: dict[str, pd.DataFrame], truth: dict | None
 ) -> dict[str, float]:
-    """AUC on answers after the split; with truth, Spearman vs true mastery and the oracle AUC."""
+    """AUC on answers after the split, model vs the exposure baseline (and the truth's oracle).
+
+    With truth: Spearman of the reserve with true mastery at the split, over cells with exam
+    evidence and over cells with exposure only, for the model and for the baseline.
+    """
     out: dict[str, float] = {}
+    cat, k = fitted.catalog, fitted.knowledge
     resp = future["responses"]
-    p, keep = response_probabilities(fitted, resp)
+    ci, ii = cat.cadres.index(resp["cadre_id"]), cat.items.index(resp["item_id"])
+    keep = (ci >= 0) & (ii >= 0)
     y = resp["correct"].to_numpy()[keep]
-    out["knowledge.auc"] = auc(y, p)
+    baseline = k.exposure.predict(k.hours, k.correct, k.total)
+    out["knowledge.auc"] = auc(y, k.model.predict_proba(ci[keep], ii[keep]))
+    out["knowledge.auc_baseline"] = auc(
+        y, _mean_over_item_topics(fitted, baseline, ci[keep], ii[keep])
+    )
     out["knowledge.test_responses"] = int(keep.sum())
     if truth is None or "mastery" not in truth:
         return out
     from features.synthetic import p_correct
 
     months = pd.DatetimeIndex(truth["months"])
-    pos = int(months.searchsorted(fitted.asof))
-    true_m = _truth_matrix(fitted, truth, pos)
-    reserve = fitted.knowledge.reserve
-    evidence = fitted.knowledge.total > 0
-    out["knowledge.spearman_evidence"] = spearman(reserve[evidence], true_m[evidence])
-    out["knowledge.spearman_exposure_only"] = spearman(reserve[~evidence], true_m[~evidence])
+    true_m = _truth_matrix(fitted, truth, int(months.searchsorted(fitted.asof)))
+    evidence = k.total > 0
+    for name, reserve in (("", k.reserve), ("_baseline", baseline)):
+        out[f"knowledge.spearman_evidence{name}"] = spearman(reserve[evidence], true_m[evidence])
+        out[f"knowledge.spearman_exposure_only{name}"] = spearman(
+            reserve[~evidence], true_m[~evidence]
+        )
     truth_ids = pd.Index(np.asarray(truth["cadre_ids"]).astype(str))
     sub = resp[keep]
-    cadre_idx = truth_ids.get_indexer(sub["cadre_id"])
     # state at the start of the month of the answer, as the simulator draws it
     month_idx = months.searchsorted(sub["answered_on"], side="right") - 1
-    p_true = p_correct(truth, future.get("items"), cadre_idx, sub["item_id"].to_numpy(), month_idx)
+    p_true = p_correct(
+        truth,
+        future.get("items"),
+        truth_ids.get_indexer(sub["cadre_id"]),
+        sub["item_id"].to_numpy(),
+        month_idx,
+    )
     out["knowledge.auc_oracle"] = auc(y, p_true)
+    out["knowledge.auc_share_of_oracle"] = (out["knowledge.auc"] - 0.5) / (
+        out["knowledge.auc_oracle"] - 0.5
+    )
     return out
 
 

@@ -17,11 +17,12 @@ from features.exposure import (
     topic_answer_counts,
 )
 from features.vocab import Vocabulary
+from models.diagnosis import LogisticDiagnosis
 from models.knowledge import ExposureReserve
 from models.layout import topic_year_hours, unit_reserve
 from models.popularity import PeerPopularity
 from models.quality import RatingQuality
-from training.config import TrainConfig
+from training.config import KnowledgeConfig, TrainConfig
 
 
 @dataclass
@@ -67,9 +68,14 @@ class LayoutState:
 
 @dataclass
 class KnowledgeState:
-    """The fitted reserve model and its per-cell inputs and outputs as of ``asof``."""
+    """The fitted reserve model and its per-cell inputs and outputs as of ``asof``.
 
-    model: ExposureReserve
+    ``model`` is the multidimensional logistic diagnosis over exam answers, with a prior per cell
+    from ``exposure`` (decayed training hours), so cadres without answers still get a profile.
+    """
+
+    model: LogisticDiagnosis
+    exposure: ExposureReserve
     hours: np.ndarray
     correct: np.ndarray
     total: np.ndarray
@@ -192,6 +198,48 @@ def build_layout(
     return LayoutState(hours, mean_reserve, mean_gap, sizes)
 
 
+def exposure_logit(exposure: ExposureReserve, hours: np.ndarray) -> np.ndarray:
+    """The exposure prior of each cell on the logit scale (the diagnosis model's prior mean)."""
+    p = np.clip(exposure.prior(hours), 0.02, 0.98)
+    return np.log(p / (1 - p))
+
+
+def fit_knowledge(
+    tables: dict[str, pd.DataFrame], cat: Catalog, asof: pd.Timestamp, kc: KnowledgeConfig
+) -> KnowledgeState:
+    """Knowledge reserve per cadre × topic from exam answers, with an exposure prior."""
+    hours = decayed_topic_hours(
+        tables["enrollments"], cat.course_topics, cat.cadres, cat.courses, asof, kc.half_life_days
+    )
+    correct, total = topic_answer_counts(
+        tables["responses"], cat.item_topics, cat.cadres, cat.items, asof
+    )
+    exposure = ExposureReserve(prior_strength=kc.prior_strength, hours_scale=kc.hours_scale)
+    exposure.fit(hours, correct, total)
+    r = tables["responses"]
+    r = r[r["answered_on"] < asof]
+    ui, ii = cat.cadres.index(r["cadre_id"]), cat.items.index(r["item_id"])
+    ok = (ui >= 0) & (ii >= 0)
+    model = LogisticDiagnosis(l2_theta=kc.l2_theta, l2_item=kc.l2_item, max_iter=kc.max_iter)
+    model.fit(
+        ui[ok],
+        ii[ok],
+        r["correct"].to_numpy(int)[ok],
+        cat.item_topics,
+        n_users=len(cat.cadres),
+        theta_prior=exposure_logit(exposure, hours),
+    )
+    return KnowledgeState(
+        model=model,
+        exposure=exposure,
+        hours=hours.astype(np.float32),
+        correct=correct.astype(np.float32),
+        total=total.astype(np.float32),
+        reserve=model.mastery().astype(np.float32),
+        confidence=model.confidence().astype(np.float32),
+    )
+
+
 def fit_all(tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig) -> Fitted:
     """Fit every model on the events before ``asof``.
 
@@ -199,23 +247,7 @@ def fit_all(tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainCo
     :func:`features.split.before`); the cut-off is applied again to the events for safety.
     """
     cat = build_catalog(tables)
-    kc = config.knowledge
-    hours = decayed_topic_hours(
-        tables["enrollments"], cat.course_topics, cat.cadres, cat.courses, asof, kc.half_life_days
-    )
-    correct, total = topic_answer_counts(
-        tables["responses"], cat.item_topics, cat.cadres, cat.items, asof
-    )
-    reserve_model = ExposureReserve(prior_strength=kc.prior_strength, hours_scale=kc.hours_scale)
-    reserve_model.fit(hours, correct, total)
-    knowledge = KnowledgeState(
-        model=reserve_model,
-        hours=hours.astype(np.float32),
-        correct=correct.astype(np.float32),
-        total=total.astype(np.float32),
-        reserve=reserve_model.predict(hours, correct, total).astype(np.float32),
-        confidence=reserve_model.confidence(total).astype(np.float32),
-    )
+    knowledge = fit_knowledge(tables, cat, asof, config.knowledge)
     seen = interaction_matrix(tables["enrollments"], cat.cadres, cat.courses, asof)
     segments = np.maximum(cat.cadre_info["segment"].to_numpy(), 0)
     pop = PeerPopularity(global_weight=config.recommender.global_weight).fit(seen, segments)

@@ -10,6 +10,7 @@ import features.split
 from features.cohort import (
     ReserveMatrix,
     class_cohorts,
+    class_slots,
     class_topic_weights,
     course_main_topic,
     rank_levels,
@@ -268,6 +269,21 @@ def test_model_plan_beats_expertise_only_on_true_ratings(tiny_city, split, teach
     expertise = decl.fillna(0.0).to_numpy().reshape(n_s, n_t)
     assert mean_true(scores) > mean_true(expertise) + 0.1
     assert mean_true(scores) >= 0.95 * mean_true(true)
+
+
+def test_teacher_plan_table_names_teachers_and_reasons(tiny_city, split, teacher_model):
+    T, _, reserve = split
+    t = tiny_city.tables
+    slots = class_slots(t, t["classes"].loc[t["classes"]["start_on"] >= T, "class_id"])
+    cohorts = class_cohorts(t, reserve, class_ids=slots["class_id"].unique())
+    table, plan = teacher_model.plan(slots, cohorts, max_sessions=4)
+    assert len(table) == len(slots) and table["teacher_id"].notna().all()
+    assert table["predicted_rating"].between(1, 5).all()
+    assert all(r and r[0].startswith("擅长：") for r in table["reasons"])
+    tight, plan = teacher_model.plan(slots, cohorts, max_sessions=1, period=None)
+    empty = tight["teacher_id"].isna()
+    assert empty.any() and tight.loc[empty, "unfilled_reason"].notna().all()
+    assert (tight["teacher_id"].value_counts() <= 1).all()
 
 
 def test_staff_model_beats_historical_staff(tiny_city, split, staff_model):

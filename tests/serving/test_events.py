@@ -136,3 +136,36 @@ def test_next_retrain_absorbs_stored_events(tiny_dir, tmp_path, tiny_city):
     bundle, _ = load_bundle(result.bundle)
     c, k = bundle.catalog.cadres.one("C000001"), bundle.catalog.courses.one(course)
     assert bundle.recommender.seen[c, k] > 0
+
+
+def test_answers_move_the_reserve_of_their_topics_only(setup, open_client):
+    art, fitted = setup
+    c = open_client(art)
+    cadre = str(fitted.catalog.cadres.ids_[7])
+    item = 3
+    topics = set(fitted.catalog.topics.ids_[fitted.catalog.item_topics[item].indices])
+    item_id = str(fitted.catalog.items.ids_[item])
+
+    def reserve():
+        body = c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+        return {t["topic_id"]: t["reserve"] for t in body}
+
+    before = reserve()
+    events = [
+        {
+            "event_id": f"ans-{i}",
+            "type": "response",
+            "cadre_id": cadre,
+            "item_id": item_id,
+            "occurred_at": "2026-11-27T09:00:00Z",
+            "correct": 0,
+        }
+        for i in range(5)
+    ]
+    c.post("/v1/events", json={"events": events})
+    after = reserve()
+    for t in before:
+        if t in topics:
+            assert after[t] < before[t]
+        else:
+            assert after[t] == before[t]

@@ -77,3 +77,10 @@ def test_missing_column_stops_with_one_message(tiny_dir, tmp_path):
     write_tables(tables, data, "csv")
     with pytest.raises(ContractError, match="staff, column years"):
         train(data, tmp_path / "art", track=False, progress=False)
+
+
+def test_diagnosis_beats_the_exposure_baseline(trained):
+    m = trained[0].metrics
+    assert m["knowledge.auc"] > m["knowledge.auc_baseline"] + 0.03
+    assert m["knowledge.spearman_exposure_only"] > m["knowledge.spearman_exposure_only_baseline"]
+    assert m["knowledge.auc_share_of_oracle"] > 0.6

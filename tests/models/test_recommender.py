@@ -1,0 +1,368 @@
+"""Retrievers, the LambdaRank ranker and the two-stage recommender on small synthetic matrices."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from models.ranker import LambdaRanker
+from models.recommender import FEATURE_GROUPS, TwoStageRecommender
+from models.retrieval import (
+    ALSRetriever,
+    CoVisitRetriever,
+    EASERetriever,
+    ItemKNNRetriever,
+    PopularityRetriever,
+    SegmentPopularityRetriever,
+)
+from training.metrics import ranking_metrics
+
+
+def checkerboard(n_users: int = 20, n_items: int = 12) -> sp.csr_matrix:
+    """Even users like even items, odd users odd items; some own-parity items left unseen."""
+    rows, cols = [], []
+    for u in range(n_users):
+        for i in range(u % 2, n_items, 2):
+            if (u + i) % 3:
+                rows.append(u)
+                cols.append(i)
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, n_items))
+
+
+def order_stamps(user_items: sp.csr_matrix) -> sp.csr_matrix:
+    """A timestamp per interaction: its position in the row (1-based, so it is stored)."""
+    ts = sp.csr_matrix(user_items, dtype=float, copy=True)
+    for u in range(ts.shape[0]):
+        lo, hi = ts.indptr[u], ts.indptr[u + 1]
+        ts.data[lo:hi] = np.arange(1, hi - lo + 1)
+    return ts
+
+
+def simulate(n_users=240, n_items=80, n_clusters=4, per_user=16, seed=0):
+    """Users pick their ``per_user`` highest-affinity items; affinity = own cluster + popularity +
+    an idiosyncratic Gumbel part that no collaborative model can infer from the interactions."""
+    rng = np.random.default_rng(seed)
+    user_c = rng.integers(n_clusters, size=n_users)
+    item_c = np.arange(n_items) % n_clusters
+    popularity = np.log(rng.pareto(1.5, n_items) + 1.0)
+    affinity = (
+        2.0 * (user_c[:, None] == item_c[None, :])
+        + 0.7 * popularity[None, :]
+        + rng.gumbel(size=(n_users, n_items))
+    )
+    top = np.argsort(-affinity, axis=1)[:, :per_user]
+    rows = np.repeat(np.arange(n_users), per_user)
+    x = sp.csr_matrix((np.ones(rows.size), (rows, top.ravel())), shape=(n_users, n_items))
+    held = rng.random(x.nnz) < 0.25
+    coo = x.tocoo()
+
+    def part(mask):
+        return sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=x.shape)
+
+    return part(~held), part(held), affinity
+
+
+def ndcg(model, train, test, **kw):
+    users = np.arange(train.shape[0])
+    ids, _ = model.recommend(users, train, N=10, **kw)
+    return ranking_metrics(ids, [set(test[u].indices) for u in users], 10)["ndcg@10"]
+
+
+def small_ranker(seed=0):
+    return LambdaRanker(
+        n_estimators=60, num_leaves=7, min_child_samples=20, learning_rate=0.1, random_state=seed
+    )
+
+
+def small_two_stage(**kw):
+    params = dict(
+        retrievers=[
+            ("ease", EASERetriever(l2=20.0)),
+            ("als", ALSRetriever(factors=8, iterations=8, random_state=0)),
+            ("knn", ItemKNNRetriever(n_neighbors=20)),
+            ("popularity", PopularityRetriever()),
+        ],
+        ranker=small_ranker(),
+        n_candidates=20,
+        random_state=0,
+    )
+    params.update(kw)
+    return TwoStageRecommender(**params)
+
+
+RETRIEVERS = {
+    "als": lambda: ALSRetriever(factors=8, regularization=0.01, iterations=15, random_state=23),
+    "ease": lambda: EASERetriever(l2=1.0),
+    "knn": lambda: ItemKNNRetriever(n_neighbors=6, shrink=0.0),
+    "covisit": lambda: CoVisitRetriever(window=2),
+    "segment": lambda: SegmentPopularityRetriever(segments=np.arange(20) % 2, global_weight=1.0),
+}
+
+
+@pytest.fixture(scope="module")
+def checker_models():
+    ui = checkerboard()
+    models = {name: make().fit(ui) for name, make in RETRIEVERS.items() if name != "covisit"}
+    models["covisit"] = RETRIEVERS["covisit"]().fit(ui, timestamps=order_stamps(ui))
+    models["popularity"] = PopularityRetriever().fit(ui)
+    models["two_stage"] = TwoStageRecommender(
+        retrievers=[("ease", EASERetriever(l2=1.0)), ("popularity", PopularityRetriever())],
+        ranker=LambdaRanker(n_estimators=20, min_child_samples=2, random_state=0),
+        n_candidates=6,
+        random_state=0,
+    ).fit(ui)
+    return ui, models
+
+
+ALL = [*RETRIEVERS, "popularity", "two_stage"]
+
+
+# ---------------------------------------------------------------- the batch contract
+@pytest.mark.parametrize("name", ALL)
+def test_batch_shape_and_order(checker_models, name):
+    ui, models = checker_models
+    users = np.array([0, 3, 5])
+    ids, scores = models[name].recommend(users, ui[users], N=4)
+    assert ids.shape == scores.shape == (3, 4)
+    assert ids.dtype.kind == "i"
+    assert (np.diff(scores, axis=1) <= 1e-12).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_never_returns_seen_items(checker_models, name):
+    ui, models = checker_models
+    users = np.arange(ui.shape[0])
+    ids, _ = models[name].recommend(users, ui, N=ui.shape[1])
+    for u in users:
+        assert set(ids[u][ids[u] >= 0].tolist()).isdisjoint(ui[u].indices.tolist())
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_short_lists_are_padded(checker_models, name):
+    ui, models = checker_models
+    ids, scores = models[name].recommend(np.array([0]), ui[[0]], N=ui.shape[1])
+    n_free = ui.shape[1] - ui[0].nnz
+    assert (ids[0, :n_free] >= 0).all()
+    assert (ids[0, n_free:] == -1).all() and np.isneginf(scores[0, n_free:]).all()
+
+
+@pytest.mark.parametrize("name", [*RETRIEVERS, "two_stage"])
+def test_learns_the_checkerboard(checker_models, name):
+    ui, models = checker_models
+    users = np.arange(ui.shape[0])
+    ids, _ = models[name].recommend(users, ui, N=1)
+    assert (ids[:, 0] % 2 == users % 2).mean() >= 0.9
+
+
+def test_ease_matches_the_closed_form():
+    rng = np.random.default_rng(1)
+    x = (rng.random((30, 7)) < 0.4).astype(float)
+    lam = 3.0
+    p = np.linalg.inv(x.T @ x + lam * np.eye(7))
+    expected = np.eye(7) - p / np.diag(p)  # B = I - P diagMat(1 / diag(P))
+    model = EASERetriever(l2=lam).fit(sp.csr_matrix(x))
+    np.testing.assert_allclose(model.coef_, expected, atol=1e-10)
+    np.testing.assert_allclose(np.diag(model.coef_), 0.0, atol=1e-12)
+    np.testing.assert_allclose(model.score([2, 5]), x[[2, 5]] @ expected, atol=1e-10)
+
+
+def test_unknown_users_are_scored_from_their_rows():
+    ui = checkerboard()
+    fresh = sp.csr_matrix(ui[[1]])  # user 1's history under an id never seen in fit
+    for model in (EASERetriever(l2=1.0).fit(ui), ItemKNNRetriever(n_neighbors=6).fit(ui)):
+        ids, _ = model.recommend([ui.shape[0] + 5], fresh, N=2)
+        assert sorted(ids[0].tolist()) == [5, 11]  # the two odd items user 1 has not seen
+    als = RETRIEVERS["als"]().fit(ui)
+    solved = als.score([ui.shape[0] + 5], fresh)[0]
+    assert np.corrcoef(solved, als.score([1])[0])[0, 1] > 0.95
+    assert not als.score([ui.shape[0] + 5]).any()  # no row, no signal
+
+
+def test_cold_users_of_a_known_segment_get_their_peers_items():
+    ui = checkerboard()
+    model = TwoStageRecommender(
+        retrievers=[
+            ("ease", EASERetriever(l2=1.0)),
+            ("peers", SegmentPopularityRetriever(segments=np.arange(20) % 2, global_weight=1.0)),
+        ],
+        ranker=LambdaRanker(n_estimators=20, min_child_samples=2, random_state=0),
+        n_candidates=6,
+        random_state=0,
+    ).fit(ui)
+    empty = sp.csr_matrix((2, ui.shape[1]))
+    ids, _ = model.recommend([2, 3], empty, N=3)  # known users whose history is now empty
+    assert (ids[0] % 2 == 0).all() and (ids[1] % 2 == 1).all()
+
+
+def test_retrievers_validate_their_input():
+    with pytest.raises(ValueError, match="non-negative"):
+        EASERetriever().fit(sp.csr_matrix(np.array([[1.0, -1.0]])))
+    model = EASERetriever(l2=1.0).fit(checkerboard())
+    with pytest.raises(ValueError, match="item columns"):
+        model.score([0], sp.csr_matrix((1, 3)))
+    with pytest.raises(ValueError, match="timestamps"):
+        CoVisitRetriever().fit(checkerboard())
+
+
+# ---------------------------------------------------------------- the ranker
+def test_lambda_ranker_learns_a_ranking_and_explains_it():
+    rng = np.random.default_rng(0)
+    n_q, per = 60, 15
+    x = rng.normal(size=(n_q * per, 3))
+    y = (x[:, 0] + 0.1 * rng.normal(size=len(x)) > 0.8).astype(int)
+    groups = np.repeat(np.arange(n_q), per)
+    shuffle = rng.permutation(len(x))  # groups need not be contiguous
+    ranker = small_ranker().fit(
+        x[shuffle], y[shuffle], groups[shuffle], feature_names=["signal", "a", "b"]
+    )
+    assert list(ranker.importance_table())[0] == "signal"
+    assert ranker.feature_importances_.sum() == pytest.approx(1.0)
+    pred = ranker.predict(x)
+    best = pred.reshape(n_q, per).argmax(axis=1)
+    has_pos = y.reshape(n_q, per).any(axis=1)
+    assert y.reshape(n_q, per)[np.arange(n_q), best][has_pos].mean() >= 0.9
+    contrib = ranker.contributions(x[:5])
+    np.testing.assert_allclose(contrib.sum(axis=1), pred[:5], rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="relevance"):
+        small_ranker().fit(x, -y, groups)
+
+
+# ---------------------------------------------------------------- the two-stage model
+@pytest.fixture(scope="module")
+def simulation():
+    return simulate()
+
+
+@pytest.fixture(scope="module")
+def fitted_two_stage(simulation):
+    train, _, _ = simulation
+    return small_two_stage().fit(train)
+
+
+def test_two_stage_beats_popularity(simulation, fitted_two_stage):
+    train, test, _ = simulation
+    pop = ndcg(PopularityRetriever().fit(train), train, test)
+    two = ndcg(fitted_two_stage, train, test)
+    assert two >= 0.30
+    assert two >= pop + 0.08
+    summary = fitted_two_stage.train_summary_
+    assert summary["queries"] > 100 and 0.0 < summary["candidate_recall"] <= 1.0
+
+
+def test_an_extra_feature_that_carries_the_answer_lifts_ndcg(simulation, fitted_two_stage):
+    train, test, affinity = simulation
+    seen_contexts = []
+
+    def true_affinity(users, items, context):
+        seen_contexts.append(context.stage)
+        assert context.user_items.shape[0] == len(context.userids)
+        assert np.array_equal(users, context.userids[context.row])
+        return affinity[users, items]
+
+    model = small_two_stage(extra_features=true_affinity, extra_feature_names=["affinity"])
+    model.fit(train)
+    assert {"fit", "recommend"} >= set(seen_contexts) and "fit" in seen_contexts
+    assert model.feature_names_[-1] == "affinity"
+    assert ndcg(model, train, test) >= ndcg(fitted_two_stage, train, test) + 0.05
+    assert "recommend" in seen_contexts
+
+
+def test_never_returns_seen_excluded_or_disallowed_items(simulation, fitted_two_stage):
+    train, _, _ = simulation
+    n_items = train.shape[1]
+    users = np.arange(30)
+    rng = np.random.default_rng(3)
+    exclude = sp.csr_matrix(rng.random((len(users), n_items)) < 0.2)
+    allowed = rng.random(n_items) < 0.7
+    ids, scores = fitted_two_stage.recommend(
+        users, train[users], N=10, exclude=exclude, allowed=allowed
+    )
+    assert (np.diff(scores, axis=1) <= 1e-12).all()
+    for r, u in enumerate(users):
+        got = ids[r][ids[r] >= 0]
+        assert len(got) == min(10, int((allowed & ~(exclude[r].toarray()[0] > 0)).sum()))
+        assert set(got.tolist()).isdisjoint(train[u].indices.tolist())
+        assert set(got.tolist()).isdisjoint(exclude[r].indices.tolist())
+        assert allowed[got].all()
+
+
+def test_padding_when_fewer_items_are_allowed(simulation, fitted_two_stage):
+    train, _, _ = simulation
+    allowed = np.zeros(train.shape[1], bool)
+    free = np.setdiff1d(np.arange(train.shape[1]), train[0].indices)[:3]
+    allowed[free] = True
+    ids, scores = fitted_two_stage.recommend([0], train[[0]], N=10, allowed=allowed)
+    assert sorted(ids[0, :3].tolist()) == sorted(free.tolist())
+    assert (ids[0, 3:] == -1).all() and np.isneginf(scores[0, 3:]).all()
+
+
+def test_cold_users_get_a_list(simulation, fitted_two_stage):
+    train, _, _ = simulation
+    n_users, n_items = train.shape
+    empty = sp.csr_matrix((2, n_items))
+    ids, scores = fitted_two_stage.recommend([n_users + 7, 0], empty, N=10)
+    assert (ids >= 0).all() and np.isfinite(scores).all()
+    assert len(set(ids[0].tolist())) == 10
+
+
+def test_deterministic_under_random_state(simulation, fitted_two_stage):
+    train, _, _ = simulation
+    again = small_two_stage().fit(train)
+    users = np.arange(40)
+    a = fitted_two_stage.recommend(users, train[users])
+    b = again.recommend(users, train[users])
+    assert np.array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1])
+
+
+def test_explain_returns_feature_rows_and_contributions(simulation, fitted_two_stage):
+    train, _, _ = simulation
+    ids, scores = fitted_two_stage.recommend([4], train[[4]], N=3)
+    why = fitted_two_stage.explain(4, ids[0], n_top=2)
+    assert list(why) == ids[0].tolist()
+    for j, item in enumerate(ids[0].tolist()):
+        entry = why[item]
+        assert entry["score"] == pytest.approx(scores[0, j])
+        assert set(entry["features"]) == set(fitted_two_stage.feature_names_)
+        assert set(entry["top_features"]) <= set(entry["features"])
+        assert len(entry["top_features"]) <= 2
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"feature_groups": ("retrieval",)},
+        {"feature_groups": ("popularity", "activity", "similarity")},
+        {"retrievers": [("knn", ItemKNNRetriever(n_neighbors=20))]},
+    ],
+)
+def test_ablations_fit_and_serve(simulation, kw):
+    train, _, _ = simulation
+    model = small_two_stage(**kw).fit(train)
+    ids, _ = model.recommend(np.arange(5), train[:5], N=5)
+    assert (ids >= 0).all()
+    groups = kw.get("feature_groups", FEATURE_GROUPS)
+    assert any(n.endswith("_z") for n in model.feature_names_) == ("retrieval" in groups)
+
+
+def test_time_split_and_timestamp_retrievers(simulation):
+    train, _, _ = simulation
+    stamps = order_stamps(train)
+    model = small_two_stage(
+        retrievers=[("covisit", CoVisitRetriever(window=3)), ("popularity", PopularityRetriever())]
+    )
+    with pytest.raises(ValueError, match="timestamps"):
+        model.fit(train)
+    model.fit(train, timestamps=stamps)
+    assert model.train_summary_["splits"] == 1
+    with pytest.raises(ValueError, match="label_split"):
+        small_two_stage().fit(train, label_split="sideways")
+
+
+def test_explicit_label_split_and_bad_parameters(simulation):
+    train, test, _ = simulation
+    model = small_two_stage(refit=False).fit(train + test, label_split=(train, test))
+    assert model.train_summary_["held_out"] == test.nnz
+    with pytest.raises(ValueError, match="feature groups"):
+        small_two_stage(feature_groups=("retrieval", "nonsense")).fit(train)
+    with pytest.raises(ValueError, match="extra_feature_names"):
+        small_two_stage(extra_features=lambda u, i, c: np.zeros(len(u))).fit(train)
