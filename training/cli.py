@@ -146,6 +146,42 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_external(args: argparse.Namespace) -> int:
+    """Run an estimator on public data (CSV in, CSV out)."""
+    import pandas as pd
+
+    from training import external
+
+    read = {"dtype": str, "keep_default_na": False}
+    try:
+        if args.task == "diagnose":
+            train = external.require_columns(
+                pd.read_csv(args.train, **read), "TRAIN", ["user_id", "item_id", "correct"]
+            )
+            train, problems = external.clean_responses(train)
+            for p in problems[:20]:
+                print(f"skipped: {p}", file=sys.stderr)
+            items = external.require_columns(
+                pd.read_csv(args.items, **read), "ITEMS", ["item_id", "topic_id"]
+            )
+            pairs = external.require_columns(
+                pd.read_csv(args.predict, **read), "PAIRS", ["user_id", "item_id"]
+            )
+            out = external.diagnose(train, items, pairs, args.model, args.seed)
+        else:
+            train = external.require_columns(
+                pd.read_csv(args.train, **read), "TRAIN", ["user_id", "item_id"]
+            )
+            users = external.require_columns(pd.read_csv(args.users, **read), "USERS", ["user_id"])
+            out = external.recommend(train, users, args.k, args.seed)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out.to_csv(args.out, index=False)
+    print(f"wrote {len(out):,} rows to {args.out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo city, train and serve; steps already done are reused."""
     from training.bundle import newest_bundle
@@ -209,6 +245,24 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--key", help="only this key id")
     a.add_argument("--limit", type=int, default=50)
     a.set_defaults(func=cmd_audit)
+
+    x = sub.add_parser("external", help=cmd_external.__doc__)
+    xs = x.add_subparsers(dest="task", required=True)
+    xd = xs.add_parser("diagnose", help="P(correct) for user × item pairs")
+    xd.add_argument("--train", required=True, help="CSV: user_id,item_id,correct")
+    xd.add_argument("--items", required=True, help="CSV: item_id,topic_id (one row per topic)")
+    xd.add_argument("--predict", required=True, help="CSV: user_id,item_id")
+    xd.add_argument("--out", required=True, help="CSV written: user_id,item_id,p_correct")
+    xd.add_argument("--model", choices=["stacked", "logistic"], default="stacked")
+    xd.add_argument("--seed", type=int, default=0)
+    xd.set_defaults(func=cmd_external)
+    xr = xs.add_parser("recommend", help="top-k items per user, seen items filtered")
+    xr.add_argument("--train", required=True, help="CSV: user_id,item_id[,weight,timestamp]")
+    xr.add_argument("--users", required=True, help="CSV: user_id")
+    xr.add_argument("--k", type=int, default=10)
+    xr.add_argument("--out", required=True, help="CSV written: user_id,item_id,rank")
+    xr.add_argument("--seed", type=int, default=0)
+    xr.set_defaults(func=cmd_external)
 
     d = sub.add_parser("demo", help=cmd_demo.__doc__)
     d.add_argument("--data", default=str(DEMO_DATA))

@@ -1,0 +1,96 @@
+"""The estimators on any public data: ``external diagnose`` and ``external recommend``.
+
+The functions here take and return DataFrames; the command line reads and writes the CSV files.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from features.vocab import Vocabulary
+from models.diagnosis import LogisticDiagnosis, StackedDiagnosis
+
+log = logging.getLogger(__name__)
+
+
+def require_columns(df: pd.DataFrame, name: str, columns: list[str]) -> pd.DataFrame:
+    """``df`` with ids as strings; ValueError naming the file and the missing columns."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{name} lacks column(s) {', '.join(missing)} (has {', '.join(df.columns)})"
+        )
+    out = df.copy()
+    for c in columns:
+        if c.endswith("_id"):
+            out[c] = out[c].astype(str).str.strip()
+    return out
+
+
+def clean_responses(train: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Keep rows whose ``correct`` is 0 or 1; describe each dropped row (1-based data row)."""
+    correct = pd.to_numeric(train["correct"], errors="coerce")
+    bad = ~correct.isin([0, 1])
+    problems = [
+        f"TRAIN row {i + 1}, column correct: must be 0 or 1, got {train['correct'].iloc[i]!r}"
+        for i in np.flatnonzero(bad.to_numpy())
+    ]
+    out = train[~bad].assign(correct=correct[~bad].astype(int))
+    return out, problems
+
+
+def diagnose(
+    train: pd.DataFrame,
+    items: pd.DataFrame,
+    pairs: pd.DataFrame,
+    model: str = "stacked",
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """P(correct) for every (user, item) pair, from a diagnosis model fitted on ``train``.
+
+    Parameters
+    ----------
+    train : DataFrame
+        user_id, item_id, correct (0/1).
+    items : DataFrame
+        item_id, topic_id — one row per topic the item tests.
+    pairs : DataFrame
+        user_id, item_id to predict; unknown users and items get a prior, never an error.
+    model : {"stacked", "logistic"}
+        The stacked LightGBM model (more accurate) or the logistic model alone (faster).
+    random_state : int
+        Seed of the stacked model's folds and booster.
+
+    Returns
+    -------
+    DataFrame
+        user_id, item_id, p_correct, in the order of ``pairs``.
+    """
+    item_vocab = Vocabulary(pd.concat([items["item_id"], train["item_id"]]))
+    topics = Vocabulary(items["topic_id"])
+    ii, ti = item_vocab.index(items["item_id"]), topics.index(items["topic_id"])
+    q = sp.csr_matrix((np.ones(len(ii)), (ii, ti)), shape=(len(item_vocab), len(topics)))
+    q.data[:] = 1.0
+    users = Vocabulary(train["user_id"])
+    estimator = (
+        StackedDiagnosis(random_state=random_state) if model == "stacked" else LogisticDiagnosis()
+    )
+    estimator.fit(
+        users.index(train["user_id"]),
+        item_vocab.index(train["item_id"]),
+        train["correct"].to_numpy(int),
+        q,
+        n_users=len(users),
+    )
+    p = estimator.predict_proba(users.index(pairs["user_id"]), item_vocab.index(pairs["item_id"]))
+    return pd.DataFrame(
+        {
+            "user_id": pairs["user_id"].to_numpy(),
+            "item_id": pairs["item_id"].to_numpy(),
+            "p_correct": np.round(p, 6),
+        }
+    )
