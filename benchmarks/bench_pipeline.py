@@ -41,6 +41,7 @@ def run(args: list[str]) -> tuple[float, float]:
 def main(scales: list[str], repeats: int, out: Path) -> list[dict]:
     """Benchmark generate and train at each scale and print a Markdown table."""
     rows = []
+    quality: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for scale in scales:
             data, art = Path(tmp) / f"{scale}-data", Path(tmp) / f"{scale}-art"
@@ -62,8 +63,12 @@ def main(scales: list[str], repeats: int, out: Path) -> list[dict]:
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
+            bundles = sorted((art / "bundles").iterdir())
+            manifest = json.loads((bundles[-1] / "manifest.json").read_text())
+            quality[scale] = manifest["metrics"]
     out.mkdir(parents=True, exist_ok=True)
     (out / "pipeline.json").write_text(json.dumps(rows, indent=2))
+    (out / "offline_metrics.json").write_text(json.dumps(quality, indent=2))
     print("\n| step | scale | runs | median s | min s | max s | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
