@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 
 from serving import errors, observability
 from serving.predictor import Predictor
-from serving.routes import admin, cadres, events, health, ui, units
+from serving.routes import admin, cadres, classes, events, health, ui, units
 from serving.settings import Settings
 from serving.store import ModelStore
 from training.bundle import BundleError
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(health.router)
     app.include_router(cadres.router)
     app.include_router(units.router)
+    app.include_router(classes.router)
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(ui.router)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.contracts import MODES
+from features.contracts import MODES, RANKS
 
 
 class ErrorBody(BaseModel):
@@ -136,3 +137,145 @@ class LayoutResponse(BaseModel):
     topics: list[LayoutTopic]
     cells: list[LayoutCell]
     weakest: list[WeakTopic]
+
+
+class RankedPerson(BaseModel):
+    """A teacher or staff member with the predicted rating from this class's cohort."""
+
+    id: str
+    predicted_rating: float = Field(description="expected rating 1–5 from this cohort")
+    reasons: list[str] = Field(examples=[["擅长：法治素养", "同类学员评分 4.6", "近3年授课 12 次"]])
+
+
+class TeacherSlot(BaseModel):
+    """One topic slot (session) of the class and the teachers who fit it best."""
+
+    course_id: str
+    topic_id: str
+    session_on: date
+    teachers: list[RankedPerson]
+
+
+class ClassTeachersResponse(BaseModel):
+    """Ranked teachers for every topic slot of a class."""
+
+    model_version: str
+    class_id: str
+    slots: list[TeacherSlot]
+
+
+class ClassStaffResponse(BaseModel):
+    """Ranked support staff (班主任/教辅) for a class."""
+
+    model_version: str
+    class_id: str
+    staff: list[RankedPerson]
+
+
+class RankRequest(BaseModel):
+    """How many to rank."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(5, ge=1, le=50)
+
+
+class TeacherPlanRequest(BaseModel):
+    """Several classes to staff with teachers at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    class_ids: list[str] = Field(min_length=1, max_length=200)
+    max_sessions_per_month: int = Field(4, ge=1, le=100)
+
+
+class PlannedSlot(BaseModel):
+    """One slot of the plan: the teacher chosen, or why none could be."""
+
+    class_id: str
+    course_id: str
+    topic_id: str
+    session_on: date
+    teacher_id: str | None
+    predicted_rating: float | None
+    reasons: list[str]
+    unfilled_reason: str | None
+
+
+class TeacherPlanResponse(BaseModel):
+    """An assignment of teachers to every slot, within load and date limits."""
+
+    model_version: str
+    slots: list[PlannedSlot]
+    unfilled: int
+    mean_predicted_rating: float | None
+
+
+class RollcallRequest(BaseModel):
+    """An existing class (``class_id``) or an inline class (``topics`` + ``capacity``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"class_id": "B00040", "unit_quotas": {"U0003": 2}, "max_recent_hours": 120},
+                {
+                    "topics": {"TP03": 0.7, "TP10": 0.3},
+                    "target_ranks": ["正科", "副处"],
+                    "capacity": 40,
+                    "unit_quotas": {"U0001": 3},
+                    "max_recent_hours": 100,
+                },
+            ]
+        },
+    )
+
+    class_id: str | None = None
+    topics: dict[str, float] | None = Field(None, description="topic id -> weight")
+    target_ranks: list[Literal[RANKS]] | None = None
+    capacity: int | None = Field(None, ge=1, le=10_000)
+    unit_quotas: dict[str, Annotated[int, Field(ge=0)]] | None = None
+    max_recent_hours: float | None = Field(None, ge=0)
+    exclude_cadre_ids: list[str] = Field(default_factory=list, max_length=10_000)
+    k: int = Field(100, ge=1, le=5000, description="how many ranked candidates to return")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RollcallRequest:
+        if self.class_id is None and not self.topics:
+            raise ValueError("give class_id, or topics and capacity for an inline class")
+        if self.topics and any(w < 0 for w in self.topics.values()):
+            raise ValueError("topic weights must be non-negative")
+        return self
+
+
+class Candidate(BaseModel):
+    """A cadre who could be called, with predicted benefit and plain-word reasons."""
+
+    cadre_id: str
+    unit_id: str
+    rank: str
+    score: float = Field(description="predicted benefit of training this cadre in this class")
+    gap: float = Field(description="gap on the class topics, 0–100")
+    recent_hours: float
+    eligible: bool
+    reasons: list[str] = Field(
+        examples=[["缺口：法治素养 32 分", "近一年未参训", "本单位名额 2/3"]]
+    )
+
+
+class ConstraintUse(BaseModel):
+    """One constraint of the roster: its limit and how much the roster uses."""
+
+    constraint: str
+    limit: Any
+    used: Any
+
+
+class RollcallResponse(BaseModel):
+    """Ranked candidates, the suggested roster and the constraint report."""
+
+    model_version: str
+    class_id: str | None
+    roster: list[Candidate]
+    candidates: list[Candidate]
+    constraints: list[ConstraintUse]

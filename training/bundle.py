@@ -15,7 +15,7 @@ import pandas as pd
 from features.contracts import SCHEMA_VERSION
 from training.fitting import Fitted
 
-PARTS = ("catalog", "knowledge", "recommender", "quality", "layout")
+PARTS = ("catalog", "knowledge", "recommender", "quality", "layout", "planning")
 
 
 class BundleError(RuntimeError):

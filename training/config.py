@@ -31,6 +31,5 @@ class TrainConfig(BaseModel):
 
     test_months: int = Field(6, ge=1, le=24, description="months after the split used for tests")
     seed: int = 0
-    refit_full: bool = Field(True, description="refit on all data for the bundle after evaluation")
     knowledge: KnowledgeConfig = KnowledgeConfig()
     recommender: RecommenderConfig = RecommenderConfig()

@@ -9,6 +9,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features.catalog import near_duplicate_groups, post_targets, segment_of
+from features.cohort import ReserveMatrix
 from features.exposure import (
     course_topic_matrix,
     decayed_topic_hours,
@@ -20,8 +21,10 @@ from features.vocab import Vocabulary
 from models.diagnosis import LogisticDiagnosis
 from models.knowledge import ExposureReserve
 from models.layout import topic_year_hours, unit_reserve
+from models.matching import StaffMatcher, TeacherMatcher
 from models.popularity import PeerPopularity
 from models.quality import RatingQuality
+from models.rollcall import RollcallRanker
 from training.config import KnowledgeConfig, TrainConfig
 
 
@@ -91,6 +94,31 @@ class RecommenderState:
     seen: sp.csr_matrix  # (n_cadres, n_courses) any enrolment before ``asof``
 
 
+#: Small tables the planners read at query time (classes and who teaches/attends them).
+PLANNING_TABLES = (
+    "classes",
+    "class_topics",
+    "class_sessions",
+    "courses",
+    "course_topics",
+    "cadres",
+    "teachers",
+    "teacher_topics",
+    "staff",
+)
+
+
+@dataclass
+class PlanningState:
+    """Teacher and staff matchers, the rollcall ranker, and the class tables they query."""
+
+    teacher: TeacherMatcher
+    staff: StaffMatcher
+    rollcall: RollcallRanker
+    tables: dict[str, pd.DataFrame]
+    reserve: ReserveMatrix
+
+
 @dataclass
 class Fitted:
     """Everything a bundle holds: the catalogue and each fitted model, as of ``asof``."""
@@ -101,6 +129,7 @@ class Fitted:
     recommender: RecommenderState
     quality: QualityState
     layout: LayoutState
+    planning: PlanningState | None = None
 
 
 def build_catalog(tables: dict[str, pd.DataFrame]) -> Catalog:
@@ -240,11 +269,39 @@ def fit_knowledge(
     )
 
 
-def fit_all(tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig) -> Fitted:
+def fit_planning(
+    tables: dict[str, pd.DataFrame],
+    cat: Catalog,
+    reserve: np.ndarray,
+    asof: pd.Timestamp,
+    seed: int = 0,
+) -> PlanningState:
+    """Fit the teacher and staff matchers and the rollcall ranker as of ``asof``."""
+    matrix = ReserveMatrix(reserve, cat.cadres, cat.topics)
+    small = {name: tables[name] for name in PLANNING_TABLES}
+    e = tables["enrollments"]
+    small["enrollments"] = e[e["class_id"].notna() & (e["enrolled_on"] < asof)]
+    return PlanningState(
+        teacher=TeacherMatcher(random_state=seed).fit(tables, matrix, asof),
+        staff=StaffMatcher(random_state=seed).fit(tables, matrix, asof),
+        rollcall=RollcallRanker().fit(tables, matrix, asof),
+        tables=small,
+        reserve=matrix,
+    )
+
+
+def fit_all(
+    tables: dict[str, pd.DataFrame],
+    asof: pd.Timestamp,
+    config: TrainConfig,
+    planning: bool = True,
+) -> Fitted:
     """Fit every model on the events before ``asof``.
 
     ``tables`` should already hold only what was known at ``asof`` (see
     :func:`features.split.before`); the cut-off is applied again to the events for safety.
+    ``planning=False`` skips the matchers and the rollcall ranker (evaluated by their own
+    benchmark, not by the training run's time split).
     """
     cat = build_catalog(tables)
     knowledge = fit_knowledge(tables, cat, asof, config.knowledge)
@@ -258,4 +315,7 @@ def fit_all(tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainCo
         recommender=RecommenderState(pop, seen),
         quality=fit_quality(tables, cat, asof),
         layout=build_layout(tables, cat, knowledge.reserve, asof),
+        planning=fit_planning(tables, cat, knowledge.reserve, asof, config.seed)
+        if planning
+        else None,
     )

@@ -117,7 +117,7 @@ def train(
 
     step("fit (split)")
     split = default_split_date(tables, config.test_months)
-    at_split = fit_all(before(tables, split), split, config)
+    at_split = fit_all(before(tables, split), split, config, planning=False)
     bar.update()
 
     step("evaluate")
@@ -126,7 +126,7 @@ def train(
 
     step("fit (all data)")
     asof = latest_event(tables) + pd.Timedelta(days=1)
-    fitted = fit_all(tables, asof, config) if config.refit_full else at_split
+    fitted = fit_all(tables, asof, config)
     bar.update()
 
     step("bundle")

@@ -1,0 +1,155 @@
+"""Class planning: teachers and staff for a class, teacher plans, rollcall rosters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Path
+
+from models.rollcall import InfeasibleRoster
+from serving.auth import Principal
+from serving.deps import AuditDep, PredictorDep, PrincipalDep
+from serving.planner import Planner
+from serving.predictor import BadRequestError
+from serving.schemas import (
+    Candidate,
+    ClassStaffResponse,
+    ClassTeachersResponse,
+    ErrorResponse,
+    RankRequest,
+    RollcallRequest,
+    RollcallResponse,
+    TeacherPlanRequest,
+    TeacherPlanResponse,
+)
+
+router = APIRouter(prefix="/v1", tags=["classes"])
+ClassId = Annotated[str, Path(min_length=1, max_length=64, examples=["B00040"])]
+ERRORS = {c: {"model": ErrorResponse} for c in (401, 403, 404, 422, 503)}
+
+
+def get_planner(predictor: PredictorDep) -> Planner:
+    """The bundle's planner (503 when the bundle was trained without planning models)."""
+    planner = getattr(predictor, "planner", None)
+    if planner is None:
+        if predictor.fitted.planning is None:
+            raise HTTPException(status_code=503, detail="this bundle has no planning models")
+        planner = Planner(predictor.fitted.planning, predictor.fitted.catalog.topics.ids_)
+        predictor.planner = planner
+    return planner
+
+
+PlannerDep = Annotated[Planner, Depends(get_planner)]
+
+
+def authorize_class(who: Principal, planner: Planner, class_id: str) -> None:
+    """Org keys see every class; institution keys their own; others none (403)."""
+    institution = planner.institution_of(class_id)  # 404 first for an unknown class
+    if who.role == "org" or (who.role == "institution" and who.scope == institution):
+        return
+    raise HTTPException(status_code=403, detail=f"class {class_id!r} is outside this key's scope")
+
+
+@router.post("/classes/{class_id}/teachers", response_model=ClassTeachersResponse, responses=ERRORS)
+def class_teachers(
+    class_id: ClassId,
+    body: RankRequest,
+    planner: PlannerDep,
+    predictor: PredictorDep,
+    who: PrincipalDep,
+) -> ClassTeachersResponse:
+    """Ranked teachers for each topic slot of a class, by predicted rating from its cohort."""
+    authorize_class(who, planner, class_id)
+    slots = planner.teachers(class_id, body.k)
+    return ClassTeachersResponse(model_version=predictor.version, class_id=class_id, slots=slots)
+
+
+@router.post("/classes/{class_id}/staff", response_model=ClassStaffResponse, responses=ERRORS)
+def class_staff(
+    class_id: ClassId,
+    body: RankRequest,
+    planner: PlannerDep,
+    predictor: PredictorDep,
+    who: PrincipalDep,
+) -> ClassStaffResponse:
+    """Ranked support staff (班主任/教辅) for a class."""
+    authorize_class(who, planner, class_id)
+    staff = planner.staff(class_id, body.k)
+    return ClassStaffResponse(model_version=predictor.version, class_id=class_id, staff=staff)
+
+
+@router.post("/plans/teachers", response_model=TeacherPlanResponse, responses=ERRORS)
+def plan_teachers(
+    body: TeacherPlanRequest, planner: PlannerDep, predictor: PredictorDep, who: PrincipalDep
+) -> TeacherPlanResponse:
+    """Assign teachers to every slot of several classes: best total rating within load limits."""
+    for class_id in body.class_ids:
+        authorize_class(who, planner, class_id)
+    table, unfilled = planner.plan_teachers(body.class_ids, body.max_sessions_per_month)
+    rows = []
+    for r in table.itertuples():
+        filled = isinstance(r.teacher_id, str)
+        rows.append(
+            {
+                "class_id": r.class_id,
+                "course_id": r.course_id,
+                "topic_id": r.topic_id,
+                "session_on": pd.Timestamp(r.session_on).date(),
+                "teacher_id": r.teacher_id if filled else None,
+                "predicted_rating": round(float(r.predicted_rating), 3) if filled else None,
+                "reasons": list(r.reasons) if filled else [],
+                "unfilled_reason": None if filled else r.unfilled_reason,
+            }
+        )
+    rated = [r["predicted_rating"] for r in rows if r["predicted_rating"] is not None]
+    return TeacherPlanResponse(
+        model_version=predictor.version,
+        slots=rows,
+        unfilled=len(unfilled),
+        mean_predicted_rating=round(float(np.mean(rated)), 3) if rated else None,
+    )
+
+
+def _candidate(row) -> Candidate:
+    return Candidate(
+        cadre_id=row.cadre_id,
+        unit_id=row.unit_id,
+        rank=row.rank,
+        score=round(float(row.benefit), 4),
+        gap=round(100 * float(row.gap), 1),
+        recent_hours=round(float(row.recent_hours), 1),
+        eligible=bool(row.eligible),
+        reasons=list(row.reasons),
+    )
+
+
+@router.post("/rollcall", response_model=RollcallResponse, responses=ERRORS)
+def rollcall(
+    body: RollcallRequest, planner: PlannerDep, predictor: PredictorDep, audit: AuditDep
+) -> RollcallResponse:
+    """Rank candidates for a class and propose a roster that meets every constraint (调训)."""
+    if audit.who.role != "org":
+        raise HTTPException(status_code=403, detail="rollcall needs an org key")
+    request = planner.request(
+        body.class_id,
+        body.topics,
+        body.target_ranks,
+        body.capacity,
+        body.unit_quotas,
+        body.max_recent_hours,
+        body.exclude_cadre_ids,
+    )
+    try:
+        roster, report, candidates = planner.rollcall(request, body.k)
+    except InfeasibleRoster as err:
+        raise BadRequestError(f"{err.constraint}: {err}") from err
+    audit("rollcall", {"class_id": body.class_id, "cadre_ids": roster["cadre_id"].tolist()})
+    return RollcallResponse(
+        model_version=predictor.version,
+        class_id=body.class_id,
+        roster=[_candidate(r) for r in roster.itertuples()],
+        candidates=[_candidate(r) for r in candidates.itertuples()],
+        constraints=report,
+    )
