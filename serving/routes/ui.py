@@ -65,6 +65,12 @@ def unit_page(unit_id: str) -> HTMLResponse:
     return _page("单位培训布局", "unit.html", _call("Unit", unit_id))
 
 
+@router.get("/classes/{class_id}/roster", response_class=HTMLResponse)
+def roster_page(class_id: str) -> HTMLResponse:
+    """A class's suggested roster with reasons and the constraint report; remove and refill."""
+    return _page("调训建议名单", "roster.html", _call("Roster", class_id))
+
+
 @router.get("/static/plotly.min.js")
 def plotly_js() -> FileResponse:
     """plotly.js from the installed plotly package."""

@@ -117,3 +117,25 @@ def test_wrong_key_shows_a_readable_error(browser, live):
     page.goto(base + "/ui/cadres/C000001")
     page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=15000)
     assert "unknown or revoked API key" in page.inner_text("#error")
+
+
+def test_roster_remove_brings_in_the_next_best(browser, live, trained, tmp_path):
+    from training.bundle import load_bundle
+
+    fitted, _ = load_bundle(trained[0].bundle)
+    classes = fitted.planning.tables["classes"]
+    cls = classes[classes["kind"] == "rollcall"]["class_id"].iloc[-1]
+    page = _open(browser, live, f"/ui/classes/{cls}/roster")
+    page.wait_for_selector("#roster tbody tr", timeout=15000)
+    page.wait_for_selector("#bars .main-svg", timeout=15000)
+    before = page.locator("#roster tbody tr td:nth-child(2)").all_inner_texts()
+    first = before[0]
+    page.locator("#roster tbody tr button").first.click()
+    page.wait_for_function(
+        f"document.getElementById('removed').textContent.includes('{first}')", timeout=15000
+    )
+    after = page.locator("#roster tbody tr td:nth-child(2)").all_inner_texts()
+    assert first not in after and len(after) == len(before)
+    assert page.locator("#constraints tbody tr").count() >= 2
+    png = page.screenshot(path=str(tmp_path / "roster.png"), full_page=True)
+    assert _drawn(png) > 0.05
