@@ -249,6 +249,7 @@ def fit_knowledge(
     r = r[r["answered_on"] < asof]
     ui, ii = cat.cadres.index(r["cadre_id"]), cat.items.index(r["item_id"])
     ok = (ui >= 0) & (ii >= 0)
+    age = (asof - r["answered_on"]).dt.days.to_numpy(float)
     model = LogisticDiagnosis(l2_theta=kc.l2_theta, l2_item=kc.l2_item, max_iter=kc.max_iter)
     model.fit(
         ui[ok],
@@ -257,6 +258,7 @@ def fit_knowledge(
         cat.item_topics,
         n_users=len(cat.cadres),
         theta_prior=exposure_logit(exposure, hours),
+        sample_weight=0.5 ** (age[ok] / kc.response_half_life_days),
     )
     return KnowledgeState(
         model=model,
