@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from models.ranking import expand_to_groups, top_k
+from models.ranking import expand_to_groups
 from serving.online import OnlineOverlay
 from training.fitting import Fitted
 
@@ -98,7 +98,6 @@ class Predictor:
         cat, rec = self.fitted.catalog, self.fitted.recommender
         idx = self._cadre(cadre_id)
         seg = int(cat.cadre_info.at[idx, "segment"])
-        scores = rec.model.score_segments(np.array([seg]))[0]
         allowed = np.ones(len(cat.courses), bool)
         if topics:
             t_idx = cat.topics.index(topics)
@@ -111,7 +110,6 @@ class Predictor:
         if exclude_course_ids:
             ex = cat.courses.index(exclude_course_ids)
             allowed[ex[ex >= 0]] = False
-        scores = np.where(allowed, scores, -np.inf)
         seen = sp.csr_matrix(rec.seen[idx])
         recent = self.online.taken_courses(idx)
         if recent:
@@ -120,10 +118,14 @@ class Predictor:
                 shape=seen.shape,
             )
         exclude = expand_to_groups(seen, cat.course_groups)
-        ids, best = top_k(scores[None, :], k, exclude)
+        ids, best = rec.model.recommend(
+            [idx], user_items=seen, N=k, exclude=exclude, allowed=allowed[None, :]
+        )
         gaps = np.maximum(0.0, self._targets(idx) - self.online.reserve(idx)[0])
         gap_topics = {int(j) for j in np.argsort(-gaps)[:3] if gaps[j] > 0}
-        share = rec.model.global_share_
+        peer = rec.peer.score_segments(np.array([seg]))[0]
+        share = rec.peer.global_share_
+        quality = self.fitted.quality.course
         out = []
         for course, score in zip(ids[0], best[0], strict=True):
             if course < 0:
@@ -132,8 +134,10 @@ class Predictor:
             t = int(self._main_topic[course])
             if t in gap_topics:
                 reasons.append(f"补短板：{self._topic_names[t]}")
-            if score > 1.2 * share[course]:
+            if peer[course] > 1.2 * share[course]:
                 reasons.append("同岗位干部常选")
+            if quality.confidence()[course] > 0.5 and quality.quality_[course] >= 3.8:
+                reasons.append(f"评分 {quality.quality_[course]:.1f}")
             if not reasons:
                 reasons.append("热门课程")
             out.append(

@@ -9,7 +9,7 @@ import pandas as pd
 
 from features.split import after
 from models.popularity import PeerPopularity
-from models.ranking import count_listed, expand_to_groups
+from models.ranking import count_listed, expand_to_groups, top_k
 from training.fitting import Fitted
 from training.metrics import auc, ranking_metrics, spearman
 
@@ -85,9 +85,13 @@ def _truth_matrix(fitted: Fitted, truth: dict, pos: int) -> np.ndarray:
 
 
 def evaluate_recommender(
-    fitted: Fitted, future: dict[str, pd.DataFrame], k: int = 10
+    fitted: Fitted,
+    future: dict[str, pd.DataFrame],
+    k: int = 10,
+    truth: dict | None = None,
+    tables_at_split: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, float]:
-    """nDCG@k and Recall@k of peer popularity and of global popularity on electives after the split.
+    """nDCG@k, Recall@k … of the model, ALS alone, peer and global popularity (and the oracle).
 
     Relevant items are the courses a cadre chose themselves after the split, among the catalogue
     known at the split and not taken before it.
@@ -103,15 +107,44 @@ def evaluate_recommender(
     users = relevant.index.to_numpy()
     out: dict[str, float] = {}
     exclude = expand_to_groups(rec.seen[users], cat.course_groups)
-    peer_ids, _ = rec.model.recommend(users, exclude, N=k)
-    for name, m in ranking_metrics(peer_ids, list(relevant), k).items():
-        out[f"recommend.peer_popularity.{name}"] = m
+    lists = {"model": rec.model.recommend(users, rec.seen[users], N=k, exclude=exclude)[0]}
+    lists["peer_popularity"] = rec.peer.recommend(users, exclude, N=k)[0]
     glob = PeerPopularity(global_weight=0.0).fit(rec.seen, np.zeros(rec.seen.shape[0], int))
-    glob_ids, _ = glob.recommend(users, exclude, N=k)
-    for name, m in ranking_metrics(glob_ids, list(relevant), k).items():
-        out[f"recommend.popularity.{name}"] = m
-    out["recommend.repeats_in_top_k"] = count_listed(peer_ids, exclude)
+    lists["popularity"] = glob.recommend(users, exclude, N=k)[0]
+    als = rec.model.retrievers_["als"]
+    lists["als"] = top_k(als.score(users, rec.seen[users]), k, exclude)[0]
+    if truth is not None and "cadre_prefs" in truth:
+        lists["oracle"] = _oracle_lists(fitted, tables_at_split, truth, users, exclude, k)
+    for model, ids in lists.items():
+        for name, m in ranking_metrics(ids, list(relevant), k).items():
+            out[f"recommend.{model}.{name}"] = m
+        out[f"recommend.{model}.repeats_in_top_k"] = count_listed(ids, exclude)
+        if truth is not None and "mastery" in truth:
+            out[f"recommend.{model}.true_gap_share"] = _true_gap_share(fitted, truth, users, ids)
     return out
+
+
+def _oracle_lists(fitted, tables, truth, users, exclude, k) -> np.ndarray:
+    """Top ``k`` by the generator's own choice utility (the best any recommender could do)."""
+    from features.synthetic import choice_utility
+
+    cat = fitted.catalog
+    course_ids, utility = choice_utility(truth, tables, cat.cadres.ids_[users], fitted.asof)
+    cols = pd.Index(np.asarray(course_ids).astype(str)).get_indexer(cat.courses.ids_)
+    scores = np.where(cols >= 0, utility[:, np.maximum(cols, 0)], -np.inf)
+    return top_k(scores, k, exclude)[0]
+
+
+def _true_gap_share(fitted: Fitted, truth: dict, users: np.ndarray, ids: np.ndarray) -> float:
+    """Share of listed courses whose main topic is one of the cadre's 3 largest true gaps."""
+    cat = fitted.catalog
+    months = pd.DatetimeIndex(truth["months"])
+    true_m = _truth_matrix(fitted, truth, int(months.searchsorted(fitted.asof)))
+    targets = cat.targets[np.maximum(cat.cadre_info["segment"].to_numpy(), 0)]
+    top3 = np.argsort(-(targets - true_m)[users], axis=1)[:, :3]
+    main = cat.topics.index(cat.course_info["main_topic"])
+    hit = (main[np.maximum(ids, 0)][:, :, None] == top3[:, None, :]).any(axis=2) & (ids >= 0)
+    return float(hit.sum() / max(1, (ids >= 0).sum()))
 
 
 def evaluate_quality(fitted: Fitted, truth: dict | None) -> dict[str, float]:
@@ -141,6 +174,6 @@ def evaluate(
     future = after(tables, fitted.asof)
     future["items"] = tables["items"]
     metrics = evaluate_knowledge(fitted, future, truth)
-    metrics.update(evaluate_recommender(fitted, future, k))
+    metrics.update(evaluate_recommender(fitted, future, k, truth, tables))
     metrics.update(evaluate_quality(fitted, truth))
     return metrics

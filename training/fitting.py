@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from features.catalog import near_duplicate_groups, post_targets, segment_of
 from features.cohort import ReserveMatrix
+from features.contracts import MODES
 from features.exposure import (
     course_topic_matrix,
     decayed_topic_hours,
@@ -18,12 +19,15 @@ from features.exposure import (
     topic_answer_counts,
 )
 from features.vocab import Vocabulary
+from models.course_sources import PAIR_FEATURES, CoursePairFeatures, GapRetriever, PeerRetriever
 from models.diagnosis import LogisticDiagnosis
 from models.knowledge import ExposureReserve
 from models.layout import topic_year_hours, unit_reserve
 from models.matching import StaffMatcher, TeacherMatcher
 from models.popularity import PeerPopularity
 from models.quality import RatingQuality
+from models.recommender import TwoStageRecommender
+from models.retrieval import ALSRetriever, EASERetriever, PopularityRetriever
 from models.rollcall import RollcallRanker
 from training.config import KnowledgeConfig, TrainConfig
 
@@ -88,9 +92,10 @@ class KnowledgeState:
 
 @dataclass
 class RecommenderState:
-    """The fitted recommender and what each cadre has already taken."""
+    """The two-stage recommender, the peer-popularity baseline, and what each cadre took."""
 
-    model: PeerPopularity
+    model: TwoStageRecommender
+    peer: PeerPopularity
     seen: sp.csr_matrix  # (n_cadres, n_courses) any enrolment before ``asof``
 
 
@@ -292,6 +297,78 @@ def fit_planning(
     )
 
 
+def cadre_gaps(cat: Catalog, reserve: np.ndarray) -> np.ndarray:
+    """Gap to the post target per cadre × topic (0–1)."""
+    targets = cat.targets[np.maximum(cat.cadre_info["segment"].to_numpy(), 0)]
+    return np.maximum(0.0, targets - reserve).astype(np.float32)
+
+
+def fit_recommender(
+    tables: dict[str, pd.DataFrame],
+    cat: Catalog,
+    knowledge: KnowledgeState,
+    quality: QualityState,
+    asof: pd.Timestamp,
+    config: TrainConfig,
+) -> RecommenderState:
+    """Two-stage course recommender: ALS/EASE/kNN/gap/peer retrieval + LambdaRank on pair features.
+
+    The ranker learns from each cadre's latest self-chosen courses (a time split inside the
+    training window), which is how it is used: what will this cadre choose next.
+    """
+    rc = config.recommender
+    e = tables["enrollments"]
+    e = e[e["enrolled_on"] < asof]
+    seen = interaction_matrix(e, cat.cadres, cat.courses)
+    segments = np.maximum(cat.cadre_info["segment"].to_numpy(), 0)
+    peer = PeerPopularity(global_weight=rc.global_weight).fit(seen, segments)
+    ci, ki = cat.cadres.index(e["cadre_id"]), cat.courses.index(e["course_id"])
+    ok = (ci >= 0) & (ki >= 0)
+    days = (e["enrolled_on"] - pd.Timestamp("2000-01-01")).dt.days.to_numpy(float)
+    stamps = pd.DataFrame({"c": ci[ok], "k": ki[ok], "t": days[ok]}).groupby(["c", "k"])["t"].max()
+    timestamps = sp.csr_matrix(
+        (
+            stamps.to_numpy() + 1.0,
+            (stamps.index.get_level_values(0), stamps.index.get_level_values(1)),
+        ),
+        shape=seen.shape,
+    )
+    gaps = cadre_gaps(cat, knowledge.reserve)
+    info = cat.course_info
+    features = CoursePairFeatures(
+        gaps=gaps,
+        course_topics=cat.course_topics,
+        quality=quality.course.quality_,
+        quality_confidence=quality.course.confidence(),
+        segments=segments,
+        modes=pd.Index(MODES).get_indexer(info["mode"]).clip(min=0),
+        hours=info["hours"].to_numpy(float),
+        levels=info["level"].to_numpy(float),
+        published_days=(asof - info["published_on"]).dt.days.to_numpy(float),
+    )
+    retrievers = [
+        ("ease", EASERetriever(l2=rc.ease_l2)),
+        (
+            "als",
+            ALSRetriever(
+                factors=rc.als_factors, regularization=0.1, alpha=5.0, random_state=config.seed
+            ),
+        ),
+        ("gap", GapRetriever(gaps, cat.course_topics)),
+        ("peer", PeerRetriever(segments, rc.global_weight)),
+        ("popularity", PopularityRetriever()),
+    ]
+    model = TwoStageRecommender(
+        retrievers=retrievers,
+        n_candidates=rc.n_candidates,
+        extra_features=features,
+        extra_feature_names=PAIR_FEATURES,
+        max_train_users=rc.max_train_users,
+        random_state=config.seed,
+    ).fit(seen, timestamps=timestamps, label_split="time")
+    return RecommenderState(model=model, peer=peer, seen=seen)
+
+
 def fit_all(
     tables: dict[str, pd.DataFrame],
     asof: pd.Timestamp,
@@ -307,15 +384,13 @@ def fit_all(
     """
     cat = build_catalog(tables)
     knowledge = fit_knowledge(tables, cat, asof, config.knowledge)
-    seen = interaction_matrix(tables["enrollments"], cat.cadres, cat.courses, asof)
-    segments = np.maximum(cat.cadre_info["segment"].to_numpy(), 0)
-    pop = PeerPopularity(global_weight=config.recommender.global_weight).fit(seen, segments)
+    quality = fit_quality(tables, cat, asof)
     return Fitted(
         asof=asof,
         catalog=cat,
         knowledge=knowledge,
-        recommender=RecommenderState(pop, seen),
-        quality=fit_quality(tables, cat, asof),
+        recommender=fit_recommender(tables, cat, knowledge, quality, asof, config),
+        quality=quality,
         layout=build_layout(tables, cat, knowledge.reserve, asof),
         planning=fit_planning(tables, cat, knowledge.reserve, asof, config.seed)
         if planning

@@ -364,5 +364,9 @@ def test_explicit_label_split_and_bad_parameters(simulation):
     assert model.train_summary_["held_out"] == test.nnz
     with pytest.raises(ValueError, match="feature groups"):
         small_two_stage(feature_groups=("retrieval", "nonsense")).fit(train)
+    capped = small_two_stage(max_train_users=50, n_label_splits=2).fit(train)
+    assert capped.train_summary_["queries"] <= 100
+    with pytest.raises(ValueError, match="non-negative"):
+        capped.recommend([-1], train[[0]])
     with pytest.raises(ValueError, match="extra_feature_names"):
         small_two_stage(extra_features=lambda u, i, c: np.zeros(len(u))).fit(train)

@@ -24,7 +24,7 @@ def test_metrics_beat_chance_and_truth_is_used(trained):
     assert metrics["knowledge.auc"] > 0.55  # the exposure baseline; see BENCHMARKS
     assert metrics["knowledge.auc_oracle"] >= metrics["knowledge.auc"] - 0.02
     assert metrics["knowledge.spearman_evidence"] > 0.3
-    assert metrics["recommend.repeats_in_top_k"] == 0
+    assert metrics["recommend.model.repeats_in_top_k"] == 0
     assert metrics["recommend.peer_popularity.ndcg@10"] > 0
 
 
