@@ -277,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ganxun`` console command."""
+    import os
+
+    # implicit (ALS) and the diagnosis fit are slowed down by a threaded OpenBLAS; set it before
+    # numpy is imported by any sub-command (every heavy import below is lazy).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "keys" and args.action == "add" and not args.role:

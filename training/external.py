@@ -94,3 +94,67 @@ def diagnose(
             "p_correct": np.round(p, 6),
         }
     )
+
+
+def recommend(
+    train: pd.DataFrame, users: pd.DataFrame, k: int = 10, random_state: int = 0
+) -> pd.DataFrame:
+    """Top ``k`` unseen items per user from the two-stage recommender fitted on ``train``.
+
+    Parameters
+    ----------
+    train : DataFrame
+        user_id, item_id and optionally weight (engagement, default 1) and timestamp (numeric or
+        date; when present the ranker learns from each user's latest interactions).
+    users : DataFrame
+        user_id of the users to recommend for; unknown users get the most popular items.
+    k : int
+        List length.
+    random_state : int
+        Seed of the label split, ALS and the ranker.
+
+    Returns
+    -------
+    DataFrame
+        user_id, item_id, rank (1 = best); items the user interacted with are never listed.
+    """
+    from models.recommender import TwoStageRecommender
+
+    user_vocab, item_vocab = Vocabulary(train["user_id"]), Vocabulary(train["item_id"])
+    ui, ii = user_vocab.index(train["user_id"]), item_vocab.index(train["item_id"])
+    weight = (
+        pd.to_numeric(train["weight"], errors="coerce").fillna(1.0).to_numpy(float)
+        if "weight" in train
+        else np.ones(len(train))
+    )
+    shape = (len(user_vocab), len(item_vocab))
+    x = sp.csr_matrix((weight, (ui, ii)), shape=shape)
+    x.sum_duplicates()
+    x.data = np.maximum(x.data, 1e-3)
+    timestamps, split = None, "random"
+    if "timestamp" in train:
+        t = pd.to_numeric(train["timestamp"], errors="coerce")
+        if t.isna().any():
+            t = pd.to_datetime(train["timestamp"], errors="coerce").astype("int64") / 86_400e9
+        if t.notna().all():
+            frame = pd.DataFrame({"u": ui, "i": ii, "t": t.to_numpy(float)})
+            last = frame.groupby(["u", "i"])["t"].max()
+            rows, cols = last.index.get_level_values(0), last.index.get_level_values(1)
+            timestamps = sp.csr_matrix(
+                (last.to_numpy() - last.min() + 1.0, (rows, cols)), shape=shape
+            )
+    model = TwoStageRecommender(random_state=random_state)
+    model.fit(x, timestamps=timestamps, label_split="time" if timestamps is not None else split)
+    query = users["user_id"].drop_duplicates().to_numpy()
+    known = user_vocab.index(query)
+    unknown = known < 0
+    rows = sp.csr_matrix(x[np.maximum(known, 0)].multiply((~unknown)[:, None]))
+    qi = np.where(unknown, len(user_vocab), known)  # an index past the fitted users = a new user
+    ids, _ = model.recommend(qi, rows, N=k)
+    out_u, out_i, out_r = [], [], []
+    for user, row in zip(query, ids, strict=True):
+        ok = row[row >= 0]
+        out_u.extend([user] * len(ok))
+        out_i.extend(item_vocab.lookup(ok))
+        out_r.extend(range(1, len(ok) + 1))
+    return pd.DataFrame({"user_id": out_u, "item_id": out_i, "rank": out_r})

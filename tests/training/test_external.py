@@ -74,3 +74,40 @@ def test_external_diagnose_names_bad_input(tmp_path, capsys):
         ]
     )
     assert code == 2 and "TRAIN lacks column(s) correct" in capsys.readouterr().err
+
+
+def test_external_recommend_filters_seen_and_handles_new_users(tiny_city, tmp_path):
+    e = tiny_city.tables["enrollments"]
+    train = pd.DataFrame(
+        {
+            "user_id": e["cadre_id"],
+            "item_id": e["course_id"],
+            "weight": e["progress"],
+            "timestamp": e["enrolled_on"].dt.strftime("%Y-%m-%d"),
+        }
+    )
+    train.to_csv(tmp_path / "train.csv", index=False)
+    users = pd.DataFrame({"user_id": list(e["cadre_id"].unique()[:20]) + ["NEW-USER"]})
+    users.to_csv(tmp_path / "users.csv", index=False)
+    code = main(
+        [
+            "external",
+            "recommend",
+            "--train",
+            str(tmp_path / "train.csv"),
+            "--users",
+            str(tmp_path / "users.csv"),
+            "--k",
+            "5",
+            "--out",
+            str(tmp_path / "out.csv"),
+        ]
+    )
+    assert code == 0
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert list(out.columns) == ["user_id", "item_id", "rank"]
+    assert (out.groupby("user_id").size() == 5).all() and set(out["user_id"]) == set(
+        users["user_id"]
+    )
+    seen = set(zip(train["user_id"], train["item_id"], strict=True))
+    assert not any((u, i) in seen for u, i in zip(out["user_id"], out["item_id"], strict=True))
