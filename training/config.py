@@ -24,10 +24,12 @@ class RecommenderConfig(BaseModel):
 
     global_weight: float = Field(20.0, ge=0, description="pseudo-count of global popularity")
     k: int = Field(10, ge=1, description="list length evaluated offline")
-    n_candidates: int = Field(100, ge=10, description="candidates per retriever per cadre")
+    n_candidates: int = Field(50, ge=10, description="candidates per retriever per cadre")
     ease_l2: float = Field(300.0, gt=0, description="EASE ridge penalty")
     als_factors: int = Field(32, ge=2, description="ALS latent factors")
-    max_train_users: int = Field(8000, ge=100, description="cadres sampled to train the ranker")
+    max_train_users: int = Field(4000, ge=100, description="cadres sampled to train the ranker")
+    ranker_objective: str = Field("rank_xendcg", description="lambdarank or rank_xendcg (faster)")
+    ranker_estimators: int = Field(150, ge=10, description="boosting rounds of the ranker")
 
 
 class TrainConfig(BaseModel):

@@ -26,6 +26,7 @@ from models.layout import topic_year_hours, unit_reserve
 from models.matching import StaffMatcher, TeacherMatcher
 from models.popularity import PeerPopularity
 from models.quality import RatingQuality
+from models.ranker import LambdaRanker
 from models.recommender import TwoStageRecommender
 from models.retrieval import ALSRetriever, EASERetriever, PopularityRetriever
 from models.rollcall import RollcallRanker
@@ -358,8 +359,13 @@ def fit_recommender(
         ("peer", PeerRetriever(segments, rc.global_weight)),
         ("popularity", PopularityRetriever()),
     ]
+    ranker = LambdaRanker(
+        n_estimators=rc.ranker_estimators, learning_rate=0.08, objective=rc.ranker_objective,
+        n_jobs=2, random_state=config.seed,
+    )
     model = TwoStageRecommender(
         retrievers=retrievers,
+        ranker=ranker,
         n_candidates=rc.n_candidates,
         extra_features=features,
         extra_feature_names=PAIR_FEATURES,
