@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(cadres.router)
+    app.include_router(cadres.batch_router)
     app.include_router(units.router)
     app.include_router(classes.router)
     app.include_router(events.router)

@@ -279,3 +279,21 @@ class RollcallResponse(BaseModel):
     roster: list[Candidate]
     candidates: list[Candidate]
     constraints: list[ConstraintUse]
+
+
+class BatchRecommendationRequest(BaseModel):
+    """Several cadres at once (the management system's nightly or page-load batch)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cadre_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=1000
+    )
+    k: int = Field(10, ge=1, le=100)
+
+
+class BatchRecommendationResponse(BaseModel):
+    """One ranked list per requested cadre, in request order."""
+
+    model_version: str
+    results: list[RecommendationResponse]

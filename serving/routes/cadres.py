@@ -10,6 +10,8 @@ from serving.auth import may_see_cadre
 from serving.deps import AuditDep, PredictorDep
 from serving.predictor import Predictor, UnknownIdError
 from serving.schemas import (
+    BatchRecommendationRequest,
+    BatchRecommendationResponse,
     ErrorResponse,
     KnowledgeResponse,
     RecommendationRequest,
@@ -63,3 +65,25 @@ def recommendations(
         cadre_id=cadre_id,
         items=[RecommendedCourse(**vars(i)) for i in items],
     )
+
+
+batch_router = APIRouter(prefix="/v1/recommendations", tags=["cadres"])
+
+
+@batch_router.post("/batch", response_model=BatchRecommendationResponse, responses=ERRORS)
+def batch_recommendations(
+    body: BatchRecommendationRequest, predictor: PredictorDep, audit: AuditDep
+) -> BatchRecommendationResponse:
+    """Lists for up to 1,000 cadres; one unknown (404) or out-of-scope (403) id fails the batch."""
+    for cadre_id in body.cadre_ids:
+        authorize_cadre(cadre_id, predictor, audit, "recommendations")
+    results = [
+        RecommendationResponse(
+            model_version=predictor.version,
+            cadre_id=cadre_id,
+            items=[RecommendedCourse(**vars(i)) for i in predictor.recommend(cadre_id, k=body.k)],
+        )
+        for cadre_id in body.cadre_ids
+    ]
+    audit("recommendations", {"cadre_ids": list(body.cadre_ids)})
+    return BatchRecommendationResponse(model_version=predictor.version, results=results)

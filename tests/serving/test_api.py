@@ -120,3 +120,16 @@ def test_layout_hours_add_up(client, fitted, tiny_city):
     assert sum(c["hours"] for c in cells) == pytest.approx(
         (e["hours"] * e["progress"]).sum(), rel=1e-3
     )
+
+
+def test_batch_recommendations(client, fitted, tiny_city):
+    ids = [str(c) for c in fitted.catalog.cadres.ids_[:5]]
+    body = client.post("/v1/recommendations/batch", json={"cadre_ids": ids, "k": 4}).json()
+    assert [r["cadre_id"] for r in body["results"]] == ids
+    taken = tiny_city.tables["enrollments"].groupby("cadre_id")["course_id"].agg(set)
+    for r in body["results"]:
+        assert len(r["items"]) == 4
+        assert not {i["course_id"] for i in r["items"]} & taken.get(r["cadre_id"], set())
+    r = client.post("/v1/recommendations/batch", json={"cadre_ids": [ids[0], "NOPE"]})
+    assert r.status_code == 404 and "NOPE" in r.json()["error"]["message"]
+    assert client.post("/v1/recommendations/batch", json={"cadre_ids": []}).status_code == 422

@@ -49,6 +49,7 @@ CALLS = {
     ),
     "events": lambda c, cadre: c.post("/v1/events", json=_event(cadre)),
     "layout": lambda c, cadre: c.get(f"/v1/units/{UNIT_OF[cadre]}/layout"),
+    "batch": lambda c, cadre: c.post("/v1/recommendations/batch", json={"cadre_ids": [cadre]}),
 }
 UNIT_OF: dict[str, str] = {}
 
@@ -59,24 +60,28 @@ MATRIX = {
         "recommendations": (200, 200),
         "events": (200, 200),
         "layout": (200, 200),
+        "batch": (200, 200),
     },
     "unit": {
         "knowledge": (200, 403),
         "recommendations": (200, 403),
         "events": (200, 403),
         "layout": (200, 403),
+        "batch": (200, 403),
     },
     "cadre": {
         "knowledge": (200, 403),
         "recommendations": (200, 403),
         "events": (200, 403),
         "layout": (403, 403),
+        "batch": (200, 403),
     },
     "institution": {
         "knowledge": (403, 403),
         "recommendations": (403, 403),
         "events": (200, 200),
         "layout": (200, 200),
+        "batch": (403, 403),
     },
 }
 
