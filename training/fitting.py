@@ -360,8 +360,11 @@ def fit_recommender(
         ("popularity", PopularityRetriever()),
     ]
     ranker = LambdaRanker(
-        n_estimators=rc.ranker_estimators, learning_rate=0.08, objective=rc.ranker_objective,
-        n_jobs=2, random_state=config.seed,
+        n_estimators=rc.ranker_estimators,
+        learning_rate=0.08,
+        objective=rc.ranker_objective,
+        n_jobs=2,
+        random_state=config.seed,
     )
     model = TwoStageRecommender(
         retrievers=retrievers,
