@@ -363,7 +363,7 @@ def fit_recommender(
         n_estimators=rc.ranker_estimators,
         learning_rate=0.08,
         objective=rc.ranker_objective,
-        n_jobs=2,
+        n_jobs=1,  # OpenMP threads spin on a busy machine; one thread is faster and steadier
         random_state=config.seed,
     )
     model = TwoStageRecommender(
