@@ -215,6 +215,7 @@ class Retriever(BaseEstimator):
         ids, scores : ndarray of shape (n, N)
             Padded with ``-1`` / ``-inf`` when fewer items are allowed.
         """
+        check_is_fitted(self)
         ids = check_userids(userids)
         rows = self._rows(ids, user_items)
         scores = self.score(ids, rows)
