@@ -2,7 +2,8 @@
 
 * :class:`GapRetriever` — courses on the topics where the cadre falls short of the post target
   (covers new cadres and new courses, which collaborative signals cannot).
-* :class:`PeerRetriever` — what cadres of the same rank and post category take.
+* peers (what cadres of the same rank and post category take) come from
+  :class:`models.retrieval.SegmentPopularityRetriever`;
 * :class:`CoursePairFeatures` — the ranker's cadre × course features: gap·topic match, course
   quality, peer share, mode and hours fit with the cadre's history, freshness.
 
@@ -49,40 +50,13 @@ class GapRetriever(Retriever):
     def _fit(self, user_items: sp.csr_matrix) -> None:
         if self.gaps is None or self.course_topics is None:
             raise ValueError("GapRetriever needs gaps and course_topics")
-        self.topic_matrix_ = sp.csr_matrix(self.course_topics).T.tocsr()
+        self.topic_matrix_ = sp.csr_matrix(self.course_topics).T.toarray()  # (n_topics, n_items)
 
     def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         known = ids < len(self.gaps)
         g = np.zeros((len(ids), self.gaps.shape[1]))
         g[known] = self.gaps[ids[known]]
-        return np.asarray(g @ self.topic_matrix_.toarray())
-
-
-class PeerRetriever(Retriever):
-    """Score courses by their share among cadres of the same segment (rank × category).
-
-    Parameters
-    ----------
-    segments : ndarray of shape (n_users,)
-        Segment index of each cadre.
-    global_weight : float
-        Pseudo-count of overall popularity mixed into each segment.
-    """
-
-    def __init__(self, segments: np.ndarray | None = None, global_weight: float = 20.0):
-        self.segments = segments
-        self.global_weight = global_weight
-
-    def _fit(self, user_items: sp.csr_matrix) -> None:
-        if self.segments is None:
-            raise ValueError("PeerRetriever needs segments")
-        self.model_ = PeerPopularity(self.global_weight).fit(user_items, self.segments)
-
-    def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
-        seg = np.where(
-            ids < len(self.segments), self.segments[np.minimum(ids, len(self.segments) - 1)], -1
-        )
-        return self.model_.score_segments(seg)
+        return g @ self.topic_matrix_
 
 
 class CoursePairFeatures:
@@ -133,21 +107,13 @@ class CoursePairFeatures:
         self._dense_topics = self.course_topics.toarray()
 
     def _peer_counts(self, visible) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Segment × course counts of the visible interactions (cached per matrix)."""
+        """Segment × course counts, segment sizes and overall share (cached per matrix)."""
         key = (id(visible), visible.nnz, visible.shape)
         cached = getattr(self, "_peer_cache", None)
         if cached is None or cached[0] != key:
-            binary = sp.csr_matrix(visible, copy=True)
-            binary.data[:] = 1.0
-            n = binary.shape[0]
-            n_seg = int(self.segments.max()) + 1
-            member = sp.csr_matrix(
-                (np.ones(n), (self.segments[:n], np.arange(n))), shape=(n_seg, n)
-            )
-            counts = np.asarray((member @ binary).todense())
-            sizes = np.maximum(np.bincount(self.segments[:n], minlength=n_seg), 1)
-            share = np.asarray(binary.sum(axis=0)).ravel() / max(1, n)
-            cached = (key, (counts, sizes, share))
+            peer = PeerPopularity(global_weight=0.0).fit(visible, self.segments[: visible.shape[0]])
+            sizes = np.maximum(peer.segment_sizes_, 1)
+            cached = (key, (peer.segment_counts_, sizes, peer.global_share_))
             self._peer_cache = cached  # one assignment: readers in other threads see old or new
         return cached[1]
 

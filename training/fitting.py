@@ -19,7 +19,7 @@ from features.exposure import (
     topic_answer_counts,
 )
 from features.vocab import Vocabulary
-from models.course_sources import PAIR_FEATURES, CoursePairFeatures, GapRetriever, PeerRetriever
+from models.course_sources import PAIR_FEATURES, CoursePairFeatures, GapRetriever
 from models.diagnosis import LogisticDiagnosis
 from models.knowledge import ExposureReserve
 from models.layout import topic_year_hours, unit_reserve
@@ -28,7 +28,12 @@ from models.popularity import PeerPopularity
 from models.quality import RatingQuality
 from models.ranker import LambdaRanker
 from models.recommender import TwoStageRecommender
-from models.retrieval import ALSRetriever, EASERetriever, PopularityRetriever
+from models.retrieval import (
+    ALSRetriever,
+    EASERetriever,
+    PopularityRetriever,
+    SegmentPopularityRetriever,
+)
 from models.rollcall import RollcallRanker
 from training.config import KnowledgeConfig, TrainConfig
 
@@ -356,7 +361,7 @@ def fit_recommender(
             ),
         ),
         ("gap", GapRetriever(gaps, cat.course_topics)),
-        ("peer", PeerRetriever(segments, rc.global_weight)),
+        ("peer", SegmentPopularityRetriever(segments, rc.global_weight)),
         ("popularity", PopularityRetriever()),
     ]
     ranker = LambdaRanker(
