@@ -123,8 +123,23 @@ def evaluate_recommender(
         for name, m in ranking_metrics(ids, list(relevant), k).items():
             out[f"recommend.{model}.{name}"] = m
         out[f"recommend.{model}.repeats_in_top_k"] = count_listed(ids, exclude)
+        if model in ("model", "als"):
+            out.update(_by_rank(model, ids, relevant, cat.cadre_info["rank"].to_numpy()[users], k))
         if truth is not None and "mastery" in truth:
             out[f"recommend.{model}.true_gap_share"] = _true_gap_share(fitted, truth, users, ids)
+    return out
+
+
+def _by_rank(
+    model: str, ids: np.ndarray, relevant: pd.Series, ranks: np.ndarray, k: int
+) -> dict[str, float]:
+    """nDCG@k of one list per cadre rank (``recommend.<model>.ndcg@k.rank.<rank>``)."""
+    out = {}
+    rel = list(relevant)
+    for rank in sorted(pd.unique(ranks.astype(str))):
+        mask = ranks.astype(str) == rank
+        sub = ranking_metrics(ids[mask], [r for r, m in zip(rel, mask, strict=True) if m], k)
+        out[f"recommend.{model}.ndcg@{k}.rank.{rank}"] = sub[f"ndcg@{k}"]
     return out
 
 
