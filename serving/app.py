@@ -41,10 +41,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     async def lifespan(app: FastAPI):
         if store.current is None:
             try:
-                if settings.bundle is not None:
-                    store.load(settings.bundle)
-                else:
-                    store.load_newest(settings.artifacts)
+                store.load_configured(settings)
             except BundleError as err:
                 log.error("no bundle loaded: %s", err)
         yield

@@ -41,6 +41,7 @@ class Predictor:
         self.fitted = fitted
         self.manifest = manifest
         self.version: str = manifest["version"]
+        self.source: dict = {}  # where the bundle came from: model_uri, registered_version
         cat = fitted.catalog
         self._topic_names = cat.topic_info["name_zh"].to_numpy()
         self._modes = cat.course_info["mode"].to_numpy()

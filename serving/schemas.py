@@ -39,6 +39,8 @@ class ModelInfo(BaseModel):
     data_fingerprint: str
     schema_version: str
     metrics: dict[str, float | int | None]
+    model_uri: str | None = Field(None, description="the models:/ URI served, if any")
+    registered_version: str | None = Field(None, description="MLflow model version served")
 
 
 class TopicReserve(BaseModel):

@@ -14,5 +14,6 @@ class Settings(BaseSettings):
 
     artifacts: Path = Path("artifacts")
     bundle: Path | None = None  # serve this bundle folder instead of the newest one
+    model: str | None = None  # serve a registered version: models:/ganxun@production or /VERSION
     database_url: str | None = None  # GANXUN_DATABASE_URL; default: SQLite in the artifacts
     max_body_bytes: int = 1_000_000

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from features.events import Event
 from serving.predictor import Predictor
+from serving.settings import Settings
 from training.bundle import BundleError, load_bundle, newest_bundle
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,14 @@ class ModelStore:
         """The live predictor, or None before a bundle is loaded."""
         return self._current
 
-    def load(self, folder: str | Path) -> Predictor:
-        """Load and validate ``folder``; on success make it live. Raises BundleError otherwise."""
+    def load(self, folder: str | Path, source: dict | None = None) -> Predictor:
+        """Load and validate ``folder``; on success make it live. Raises BundleError otherwise.
+
+        ``source`` says where the bundle came from (a registry URI and version), for /v1/model.
+        """
         fitted, manifest = load_bundle(folder)
         predictor = Predictor(fitted, manifest)
+        predictor.source = dict(source or {})
         _smoke_test(predictor)
         with self._lock:
             if self._replay is not None:  # events after the bundle's cut-off, under the lock so
@@ -51,6 +56,24 @@ class ModelStore:
         if folder is None:
             raise BundleError(f"no bundle under {Path(artifacts) / 'bundles'}")
         return self.load(folder)
+
+    def load_registered(self, uri: str, artifacts: str | Path) -> Predictor:
+        """Load the version a ``models:/`` URI points at now (an alias is re-resolved each time)."""
+        from training.registry import RegistryError, fetch_bundle
+
+        try:
+            folder, version = fetch_bundle(uri, artifacts)
+        except RegistryError as err:
+            raise BundleError(str(err)) from err
+        return self.load(folder, {"model_uri": uri, "registered_version": version.version})
+
+    def load_configured(self, settings: Settings) -> Predictor:
+        """Load what the settings name: a registry URI, a bundle folder, or the newest bundle."""
+        if settings.model:
+            return self.load_registered(settings.model, settings.artifacts)
+        if settings.bundle is not None:
+            return self.load(settings.bundle)
+        return self.load_newest(settings.artifacts)
 
 
 def _smoke_test(predictor: Predictor) -> None:

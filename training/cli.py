@@ -1,4 +1,4 @@
-"""The ``ganxun`` command line: generate, train, serve, demo."""
+"""The ``ganxun`` command line: generate, train, serve, promote, compare, keys, audit, demo."""
 
 from __future__ import annotations
 
@@ -47,22 +47,28 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(data: str, out: Path, config_path: str | None) -> Path:
+def _train(data: str, out: Path, config_path: str | None, overrides: list[str] = ()) -> Path:
     from features.contracts import ContractError
-    from training.config import TrainConfig
+    from training.config import load_config
     from training.pipeline import train
+    from training.registry import MODEL_NAME
 
-    config = TrainConfig()
-    if config_path:
-        import tomllib
-
-        config = TrainConfig.model_validate(tomllib.loads(Path(config_path).read_text("utf-8")))
+    try:
+        config = load_config(config_path, overrides)
+    except (OSError, ValueError) as err:
+        print(f"error: bad training configuration: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
     try:
         result = train(data, out, config)
     except ContractError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err
     print(f"bundle {result.bundle}")
+    if result.run_id:
+        print(
+            f"MLflow run {result.run_id}; registered as {MODEL_NAME} version {result.model_version}"
+        )
+        print(f"  promote it with: ganxun promote {result.model_version} --artifacts {out}")
     if result.report.problems:
         print(f"{len(result.report.problems)} rows set aside; report: {out / 'problems.csv'}")
         for p in result.report.problems[:10]:
@@ -74,11 +80,11 @@ def _train(data: str, out: Path, config_path: str | None) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Validate the raw tables, fit, evaluate, track and write a bundle."""
-    _train(args.data, Path(args.out), args.config)
+    _train(args.data, Path(args.out), args.config, args.set or [])
     return 0
 
 
-def _serve(artifacts: Path, host: str, port: int) -> None:
+def _serve(artifacts: Path, host: str, port: int, model: str | None = None) -> None:
     import uvicorn
 
     from serving.app import create_app
@@ -86,14 +92,74 @@ def _serve(artifacts: Path, host: str, port: int) -> None:
     from serving.settings import Settings
 
     configure_logging()
-    app = create_app(Settings(artifacts=artifacts))
+    settings = (
+        Settings(artifacts=artifacts)
+        if model is None
+        else Settings(artifacts=artifacts, model=model)
+    )
+    app = create_app(settings)
     print(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the newest bundle under the artifacts folder."""
-    _serve(Path(args.artifacts), args.host, args.port)
+    """Serve the newest bundle under the artifacts folder, or a registered version (--model)."""
+    if args.model:
+        from training.registry import RegistryError, resolve
+
+        try:
+            version = resolve(args.model, args.artifacts)
+        except RegistryError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"{args.model} is version {version.version} (bundle {version.bundle_version})")
+    _serve(Path(args.artifacts), args.host, args.port, args.model)
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Point the production alias (or --alias) at a registered model version."""
+    from training.registry import MODEL_NAME, RegistryError, promote
+
+    try:
+        previous = promote(args.artifacts, args.version, args.alias)
+    except RegistryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{MODEL_NAME}@{args.alias}: version {previous or '(none)'} -> {args.version}")
+    print("a service started with --model models:/ganxun@production serves it after a reload")
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    """List the registered model versions with their aliases, runs and bundles."""
+    from training.registry import list_versions
+
+    versions = list_versions(args.artifacts)
+    if not versions:
+        print("no registered version yet; `ganxun train` registers one")
+    for v in versions:
+        aliases = ",".join(v.aliases) or "-"
+        print(f"{v.version:>4}  {aliases:12s}  run {v.run_id}  bundle {v.bundle_version}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print two runs' metrics side by side (run ids or models:/ URIs)."""
+    import pandas as pd
+
+    from training.registry import RegistryError, compare
+
+    try:
+        table = compare(args.artifacts, args.run_a, args.run_b)
+    except RegistryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.filter:
+        table = table[table.index.str.contains(args.filter, regex=False)]
+    print(f"a = {table.attrs['run_a']}\nb = {table.attrs['run_b']}")
+    with pd.option_context("display.max_rows", None, "display.width", 120):
+        print(table.round(4).to_string())
     return 0
 
 
@@ -222,13 +288,37 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, help="folder of raw tables or a database URL")
     t.add_argument("--out", default="artifacts", help="artifacts folder (bundles, MLflow store)")
     t.add_argument("--config", help="TOML file with training hyper-parameters")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set knowledge.l2_theta=3 (repeatable)",
+    )
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("serve", help=cmd_serve.__doc__)
-    s.add_argument("--artifacts", default="artifacts")
+    s.add_argument("--artifacts", default="artifacts", help="bundles, key store and MLflow store")
+    s.add_argument("--model", help="serve a registered version, e.g. models:/ganxun@production")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(func=cmd_serve)
+
+    pr = sub.add_parser("promote", help=cmd_promote.__doc__)
+    pr.add_argument("version", help="the registered model version (see `ganxun versions`)")
+    pr.add_argument("--alias", default="production")
+    pr.add_argument("--artifacts", default="artifacts")
+    pr.set_defaults(func=cmd_promote)
+
+    v = sub.add_parser("versions", help=cmd_versions.__doc__)
+    v.add_argument("--artifacts", default="artifacts")
+    v.set_defaults(func=cmd_versions)
+
+    c = sub.add_parser("compare", help=cmd_compare.__doc__)
+    c.add_argument("run_a", help="MLflow run id, or models:/ganxun@production, models:/ganxun/3")
+    c.add_argument("run_b")
+    c.add_argument("--artifacts", default="artifacts")
+    c.add_argument("--filter", help="only metrics whose name contains this text")
+    c.set_defaults(func=cmd_compare)
 
     k = sub.add_parser("keys", help=cmd_keys.__doc__)
     k.add_argument("action", choices=["add", "list", "revoke"])

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class KnowledgeConfig(BaseModel):
     """Hyper-parameters of the knowledge-reserve model."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a no-op
 
     half_life_days: float = Field(365.0, gt=0, description="forgetting half-life of training hours")
     prior_strength: float = Field(6.0, gt=0, description="answers the exposure prior is worth")
@@ -22,6 +27,8 @@ class KnowledgeConfig(BaseModel):
 class RecommenderConfig(BaseModel):
     """Hyper-parameters of the course recommender."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a no-op
+
     global_weight: float = Field(20.0, ge=0, description="pseudo-count of global popularity")
     k: int = Field(10, ge=1, description="list length evaluated offline")
     n_candidates: int = Field(50, ge=10, description="candidates per retriever per cadre")
@@ -35,7 +42,40 @@ class RecommenderConfig(BaseModel):
 class TrainConfig(BaseModel):
     """Everything ``ganxun train`` needs besides the data and output locations."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a no-op
+
     test_months: int = Field(6, ge=1, le=24, description="months after the split used for tests")
     seed: int = 0
     knowledge: KnowledgeConfig = KnowledgeConfig()
     recommender: RecommenderConfig = RecommenderConfig()
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """``section.key=value`` → (path, value); the value is read as TOML (number, bool, string)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"override {text!r} is not KEY=VALUE (e.g. knowledge.l2_theta=3)")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # a bare word: take it as a string
+    return key.strip().split("."), value
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> TrainConfig:
+    """The training configuration: defaults, then the TOML file, then ``KEY=VALUE`` overrides.
+
+    Raises ``ValueError`` (pydantic's ValidationError is one) naming the bad key or value.
+    """
+    data: dict = tomllib.loads(Path(path).read_text("utf-8")) if path else {}
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {text!r}: {k!r} is not a section")
+        node[keys[-1]] = value
+    return TrainConfig.model_validate(data)

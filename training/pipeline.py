@@ -20,6 +20,8 @@ from training.config import TrainConfig
 from training.database import default_url, load_events, make_engine
 from training.evaluate import evaluate
 from training.fitting import fit_all
+from training.registry import register_bundle
+from training.run_report import write_figures
 from training.tracking import log_run
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class TrainResult:
     report: ValidationReport
     run_id: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    model_version: str | None = None  # the registered MLflow model version
 
 
 def stored_events_url(out: Path) -> str | None:
@@ -142,18 +145,26 @@ def train(
     bar.update()
 
     step("track")
-    run_id = None
+    run_id, version = None, None
     if track:
+        figures = write_figures(at_split, fitted, tables, metrics, out / "figures" / bundle.name)
         run_id = log_run(
             out,
             params=config.model_dump(),
-            metrics=metrics,
+            metrics={**metrics, **{f"time.{k}_s": v for k, v in _durations(timings).items()}},
             files=[bundle / "manifest.json", problems_csv],
+            figures=figures,
             tags={"bundle_version": bundle.name, "data_fingerprint": manifest["data_fingerprint"]},
         )
+        version = register_bundle(bundle, run_id, out).version
     bar.update()
     bar.close()
-    ends = list(timings.values())[1:] + [time.perf_counter()]
-    timings = {k: round(e - s, 3) for (k, s), e in zip(timings.items(), ends, strict=True)}
+    timings = _durations(timings)
     log.info("bundle %s written in %.1fs", bundle.name, sum(timings.values()))
-    return TrainResult(bundle, metrics, report, run_id, timings)
+    return TrainResult(bundle, metrics, report, run_id, timings, version)
+
+
+def _durations(starts: dict[str, float]) -> dict[str, float]:
+    """Seconds per step from the steps' start times (the last step ends now)."""
+    ends = list(starts.values())[1:] + [time.perf_counter()]
+    return {k: round(e - s, 3) for (k, s), e in zip(starts.items(), ends, strict=True)}

@@ -17,6 +17,7 @@ class ReloadResponse(BaseModel):
 
     model_version: str
     previous_version: str | None
+    registered_version: str | None = None
 
 
 @router.post(
@@ -25,10 +26,17 @@ class ReloadResponse(BaseModel):
     responses={c: {"model": ErrorResponse} for c in (401, 403, 409)},
 )
 def reload(store: StoreDep, settings: SettingsDep, _: OrgDep) -> ReloadResponse:
-    """Load the newest bundle; a bundle that fails validation is refused and the old one stays."""
+    """Load the newest bundle, or the version a ``--model models:/…`` URI points at now.
+
+    A bundle that fails validation is refused and the old one keeps serving.
+    """
     previous = store.current.version if store.current else None
     try:
-        current = store.load_newest(settings.artifacts)
+        current = store.load_configured(settings)
     except BundleError as err:
         raise HTTPException(status_code=409, detail=f"bundle refused: {err}") from err
-    return ReloadResponse(model_version=current.version, previous_version=previous)
+    return ReloadResponse(
+        model_version=current.version,
+        previous_version=previous,
+        registered_version=current.source.get("registered_version"),
+    )

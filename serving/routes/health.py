@@ -38,4 +38,6 @@ def model_info(predictor: PredictorDep, _: PrincipalDep) -> ModelInfo:
         data_fingerprint=m.get("data_fingerprint", ""),
         schema_version=str(m.get("schema_version", "")),
         metrics=m.get("metrics", {}),
+        model_uri=predictor.source.get("model_uri"),
+        registered_version=predictor.source.get("registered_version"),
     )

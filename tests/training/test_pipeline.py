@@ -84,3 +84,20 @@ def test_diagnosis_beats_the_exposure_baseline(trained):
     assert m["knowledge.auc"] > m["knowledge.auc_baseline"] + 0.03
     assert m["knowledge.spearman_exposure_only"] > m["knowledge.spearman_exposure_only_baseline"]
     assert m["knowledge.auc_share_of_oracle"] > 0.6
+
+
+def test_config_file_and_command_line_overrides(tmp_path):
+    from training.config import load_config
+
+    path = tmp_path / "train.toml"
+    path.write_text("test_months = 4\n[knowledge]\nl2_theta = 2.5\n", "utf-8")
+    config = load_config(path, ["knowledge.l2_theta=3", "recommender.ranker_objective=lambdarank"])
+    assert config.test_months == 4
+    assert config.knowledge.l2_theta == 3.0  # the command line wins over the file
+    assert config.recommender.ranker_objective == "lambdarank"
+    with pytest.raises(ValueError, match="l2_theeta"):
+        load_config(path, ["knowledge.l2_theeta=3"])  # a misspelt key is an error
+    with pytest.raises(ValueError, match="greater than 0"):
+        load_config(None, ["knowledge.l2_theta=-1"])
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        load_config(None, ["knowledge.l2_theta"])
