@@ -9,7 +9,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANXUN_NOTEBOOK_QUICK", "1")  # notebook 03 samples users
     import nbformat
     from nbclient import NotebookClient
 
