@@ -239,7 +239,7 @@ def cmd_external(args: argparse.Namespace) -> int:
                 pd.read_csv(args.train, **read), "TRAIN", ["user_id", "item_id"]
             )
             users = external.require_columns(pd.read_csv(args.users, **read), "USERS", ["user_id"])
-            out = external.recommend(train, users, args.k, args.seed)
+            out = external.recommend(train, users, args.k, args.seed, args.label_split)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -352,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     xr.add_argument("--k", type=int, default=10)
     xr.add_argument("--out", required=True, help="CSV written: user_id,item_id,rank")
     xr.add_argument("--seed", type=int, default=0)
+    xr.add_argument(
+        "--label-split",
+        choices=["auto", "time", "random"],
+        default="auto",
+        help="the ranker learns each user's latest (time) or a random quarter of their items "
+        "(random: for random held-out protocols); auto = time when TRAIN has timestamps",
+    )
     xr.set_defaults(func=cmd_external)
 
     d = sub.add_parser("demo", help=cmd_demo.__doc__)

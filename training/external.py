@@ -97,7 +97,11 @@ def diagnose(
 
 
 def recommend(
-    train: pd.DataFrame, users: pd.DataFrame, k: int = 10, random_state: int = 0
+    train: pd.DataFrame,
+    users: pd.DataFrame,
+    k: int = 10,
+    random_state: int = 0,
+    label_split: str = "auto",
 ) -> pd.DataFrame:
     """Top ``k`` unseen items per user from the two-stage recommender fitted on ``train``.
 
@@ -112,12 +116,19 @@ def recommend(
         List length.
     random_state : int
         Seed of the label split, ALS and the ranker.
+    label_split : {"auto", "time", "random"}
+        What the ranker learns to predict: each user's latest interactions (``time``: the right
+        choice when the lists are for what comes next) or a random quarter of them (``random``:
+        for random held-out protocols such as MovieLens' stratified split — on that protocol
+        ``time`` costs about 0.2 nDCG@10). ``auto``: ``time`` when timestamps are given.
 
     Returns
     -------
     DataFrame
         user_id, item_id, rank (1 = best); items the user interacted with are never listed.
     """
+    if label_split not in ("auto", "time", "random"):
+        raise ValueError(f"label_split must be auto, time or random, not {label_split!r}")
     from models.recommender import TwoStageRecommender
 
     user_vocab, item_vocab = Vocabulary(train["user_id"]), Vocabulary(train["item_id"])
@@ -144,7 +155,13 @@ def recommend(
                 (last.to_numpy() - last.min() + 1.0, (rows, cols)), shape=shape
             )
     model = TwoStageRecommender(random_state=random_state)
-    model.fit(x, timestamps=timestamps, label_split="time" if timestamps is not None else split)
+    if label_split == "time" and timestamps is None:
+        raise ValueError("label_split='time' needs a timestamp column in TRAIN")
+    if label_split != "auto":
+        split = label_split
+    elif timestamps is not None:
+        split = "time"
+    model.fit(x, timestamps=timestamps, label_split=split)
     query = users["user_id"].drop_duplicates().to_numpy()
     known = user_vocab.index(query)
     unknown = known < 0

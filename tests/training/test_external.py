@@ -111,3 +111,39 @@ def test_external_recommend_filters_seen_and_handles_new_users(tiny_city, tmp_pa
     )
     seen = set(zip(train["user_id"], train["item_id"], strict=True))
     assert not any((u, i) in seen for u, i in zip(out["user_id"], out["item_id"], strict=True))
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("auto", "time"), ("random", "random")])
+def test_external_recommend_label_split_is_chosen_on_the_command_line(
+    tiny_city, tmp_path, monkeypatch, flag, expected
+):
+    from models.recommender import TwoStageRecommender
+
+    used = []
+    original = TwoStageRecommender.fit
+
+    def spy(self, x, *args, **kwargs):
+        used.append(kwargs.get("label_split"))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(TwoStageRecommender, "fit", spy)
+    e = tiny_city.tables["enrollments"]
+    pd.DataFrame(
+        {"user_id": e["cadre_id"], "item_id": e["course_id"], "timestamp": e["enrolled_on"]}
+    ).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame({"user_id": e["cadre_id"].unique()[:5]}).to_csv(
+        tmp_path / "users.csv", index=False
+    )
+    args = ["external", "recommend", "--train", str(tmp_path / "train.csv"), "--users"]
+    args += [str(tmp_path / "users.csv"), "--out", str(tmp_path / "out.csv")]
+    assert main([*args, "--label-split", flag]) == 0
+    assert used == [expected]
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 50
+
+
+def test_external_recommend_time_split_needs_timestamps():
+    from training.external import recommend
+
+    train = pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]})
+    with pytest.raises(ValueError, match="needs a timestamp"):
+        recommend(train, pd.DataFrame({"user_id": ["a"]}), label_split="time")
