@@ -36,3 +36,34 @@ def trained(tiny_dir, tmp_path_factory):
     artifacts = tmp_path_factory.mktemp("artifacts")
     result = train(tiny_dir, artifacts, progress=False)
     return result, artifacts
+
+
+@pytest.fixture()
+def postgres_url():
+    """A PostgreSQL URL (``GANXUN_TEST_DATABASE_URL``) whose search path is a fresh, empty schema.
+
+    Skipped when no server is configured, failed instead when ``GANXUN_REQUIRE_POSTGRES=1`` (as
+    ``.ci/run`` sets). Every test gets its own schema, dropped afterwards, so tests (and people
+    sharing the server) never see each other's rows.
+    """
+    url = os.environ.get("GANXUN_TEST_DATABASE_URL")
+    if not url:
+        reason = "GANXUN_TEST_DATABASE_URL is not set: no PostgreSQL server to test against"
+        if os.environ.get("GANXUN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    scoped = sa.engine.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

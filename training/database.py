@@ -99,10 +99,15 @@ def _utc(ts: datetime) -> datetime:
 def store_events(engine: Engine, batch: list[Event]) -> list[bool]:
     """Insert events in one transaction; True where stored, False where the id already existed."""
     now = datetime.now(UTC)
-    stmt = insert_ignore(engine, events)
-    stored = []
+    # RETURNING tells whether the row went in: the driver's rowcount is not kept for INSERTs
+    # (SQLAlchemy reports -1 with psycopg 3).
+    stmt = insert_ignore(engine, events).returning(events.c.event_id)
+    stored = [False] * len(batch)
     with engine.begin() as conn:
-        for ev in batch:
+        # In event_id order, so concurrent batches sharing ids wait for each other instead of
+        # deadlocking on PostgreSQL (a stable sort: the first of repeated ids is the stored one).
+        for i in sorted(range(len(batch)), key=lambda i: batch[i].event_id):
+            ev = batch[i]
             row = {
                 "event_id": ev.event_id,
                 "type": ev.type,
@@ -111,7 +116,7 @@ def store_events(engine: Engine, batch: list[Event]) -> list[bool]:
                 "received_at": now,
                 "payload": ev.model_dump(mode="json"),
             }
-            stored.append(conn.execute(stmt, row).rowcount == 1)
+            stored[i] = conn.execute(stmt, row).first() is not None
     return stored
 
 
