@@ -59,7 +59,10 @@ def radar(profile: pd.DataFrame, title: str = "") -> plt.Figure:
 
 def heatmap(matrix: pd.DataFrame, title: str = "", cmap: str = "YlOrRd") -> plt.Figure:
     """Heat map of a topic × year (or unit × topic) table, values written in each cell."""
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * matrix.shape[1], 1.0 + 0.4 * matrix.shape[0]))
+    label_width = 0.09 * max((len(str(i)) for i in matrix.index), default=0)  # room for row labels
+    fig, ax = plt.subplots(
+        figsize=(2.0 + label_width + 0.8 * matrix.shape[1], 1.2 + 0.4 * matrix.shape[0])
+    )
     image = ax.imshow(matrix.to_numpy(float), aspect="auto", cmap=cmap)
     ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=45, ha="right")
     ax.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index])

@@ -9,6 +9,7 @@ import pandas as pd
 
 from features.contracts import RANKS
 from features.split import after
+from training import plots
 from training.fitting import Fitted
 
 
@@ -59,7 +60,8 @@ def largest_unit_layout(fitted: Fitted) -> tuple[str, pd.DataFrame]:
     table = cells.pivot_table(
         index="topic", columns="year", values="hours", aggfunc="sum", fill_value=0
     )
-    table.index = [str(cat.topics.ids_[t]) for t in table.index]
+    names = plots.labels(cat.topic_info)  # Chinese names when a CJK font is installed
+    table.index = [f"{cat.topics.ids_[t]} {names[t]}" for t in table.index]
     return str(cat.units.ids_[unit]), table
 
 
@@ -68,8 +70,6 @@ def write_figures(
 ) -> list[Path]:
     """Draw the run's figures as PNG files in ``folder`` and return their paths."""
     import matplotlib.pyplot as plt
-
-    from training import plots
 
     folder.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -103,7 +103,7 @@ def write_figures(
 
     unit, table = largest_unit_layout(fitted)
     if table.size:
-        fig = plots.heatmap(table, title=f"Training hours by topic and year, unit {unit}")
+        fig = plots.heatmap(table, title=f"Training hours by topic × year\nunit {unit}")
         paths.append(_save(fig, folder / "unit_layout.png"))
     return paths
 
