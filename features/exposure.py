@@ -96,3 +96,49 @@ def interaction_matrix(
         (np.maximum(frame["p"].to_numpy(), 1e-3), (frame["c"], frame["k"])),
         shape=(len(cadres), len(courses)),
     )
+
+
+def topic_hours_at(
+    enrollments: pd.DataFrame,
+    course_topics: sp.csr_matrix,
+    cadres: Vocabulary,
+    courses: Vocabulary,
+    users: np.ndarray,
+    days: pd.Series | np.ndarray,
+    half_life_days: float = 365.0,
+) -> np.ndarray:
+    """Decayed training hours per topic of cadre ``users[j]`` as it stood on ``days[j]``.
+
+    The same hours as :func:`decayed_topic_hours` (hours × progress, halved every
+    ``half_life_days``, dated by the completion or else the enrolment), but for many (cadre, date)
+    pairs at once and counting only trainings dated strictly before each date: the exposure behind
+    an exam answer given that day. Returns an array of shape ``(len(users), n_topics)``.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    at = pd.to_datetime(pd.Series(np.asarray(days))).to_numpy("datetime64[D]").astype(np.int64)
+    out = np.zeros((len(users), course_topics.shape[1]))
+    if len(users) == 0 or len(enrollments) == 0:
+        return out
+    ci, ki = cadres.index(enrollments["cadre_id"]), courses.index(enrollments["course_id"])
+    ok = (ci >= 0) & (ki >= 0)
+    when = enrollments["completed_on"].fillna(enrollments["enrolled_on"])
+    day = when.to_numpy("datetime64[D]").astype(np.int64)[ok]
+    hours = (enrollments["hours"] * enrollments["progress"]).to_numpy(float)[ok]
+    ci, ki = ci[ok].astype(np.int64), ki[ok]
+    if len(day) == 0:
+        return out
+    # hours * 0.5 ** ((t - day) / h) = 0.5 ** ((t - ref) / h) * hours * 0.5 ** ((ref - day) / h):
+    # one running sum per cadre, in date order, then a lookup per (cadre, date).
+    ref = int(day.max())
+    span = int(max(day.max(), at.max()) - min(day.min(), at.min())) + 2
+    key = ci * span + (day - day.min())
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    weight = hours[order] * 0.5 ** ((ref - day[order]) / half_life_days)
+    running = np.cumsum(course_topics[ki[order]].multiply(weight[:, None]).toarray(), axis=0)
+    running = np.vstack([np.zeros((1, running.shape[1])), running])
+    query = users * span + np.clip(at - day.min(), 0, span - 1)
+    end = np.searchsorted(key, query, side="left")  # trainings dated strictly before
+    start = np.searchsorted(key, users * span, side="left")  # the cadre's first training
+    out = running[end] - running[start]
+    return out * 0.5 ** ((at - ref) / half_life_days)[:, None]

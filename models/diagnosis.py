@@ -18,10 +18,20 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
+
+
+def _check_fitted(estimator, attribute: str) -> None:
+    """``check_is_fitted`` for the per-event paths: one attribute look-up, no tag machinery."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator."
+        )
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -136,17 +146,26 @@ class LogisticDiagnosis(BaseEstimator):
     ``delta_i`` is the item's difficulty relative to the mean difficulty of its topics. Items with
     no topics use the user's general ability only. Mastery is built hierarchically,
 
-    ``theta[u, k] = prior[u, k] + c + m_k + g_u + d[u, k]``
+    ``theta[u, k] = prior[u, k] + c + m_k + g_u + sum_j e_j[group_j(u), k]
+    + beta . x[u, k] + d[u, k]``
 
     with a global level ``c``, a topic level ``m_k`` (minus the topic's mean difficulty), the
-    user's general ability ``g_u`` and a topic-specific deviation ``d[u, k]``. The Gaussian
+    user's general ability ``g_u``, optional effects ``e_j`` per topic of the user's group in each
+    grouping ``j`` (unit, category, rank …: users of a unit share its strong and weak topics),
+    optional covariates ``x`` with learned coefficients ``beta`` and a topic-specific deviation
+    ``d[u, k]``. The
+    covariates may change with time: each answer uses their value when it was given (``X``),
+    theta their value at the cut-off (``C``), so an old answer is read through the training the
+    user had then (e.g. exposure to training on the topic). The Gaussian
     (L2) penalties shrink ``d`` and ``g`` to zero, so theta shrinks towards the prior plus the
     topic level — a user with few answers on a topic borrows from the prior, the user's other
     topics and the population. Without a prior, ``c + m_k`` is the population's mastery of the
     topic; with one, it only recalibrates the prior per topic (about zero when the prior is
     calibrated, so a user without answers gets ``sigmoid(prior)``). ``delta`` shrinks towards
     zero, i.e. each item's difficulty towards its topics' mean difficulty; ``a_i = exp(alpha_i)``
-    (discrimination) shrinks towards one. The MAP estimate is found with L-BFGS-B on the sparse,
+    (discrimination) shrinks towards one; ``l2_disc_mean`` also pins the mean of ``log a`` to
+    zero, which fixes the scale of theta (otherwise a common inflation of every ``a`` trades off
+    against the penalties on theta). The MAP estimate is found with L-BFGS-B on the sparse,
     vectorised negative log-likelihood and its analytic gradient.
 
     Parameters
@@ -160,10 +179,16 @@ class LogisticDiagnosis(BaseEstimator):
         Prior precision of the item difficulty ``delta`` around its topics' mean difficulty.
     l2_topic : float
         Prior precision of the topic levels ``m`` around the global level.
+    l2_group : float
+        Prior precision of the group × topic effects ``e`` (with ``user_groups``).
+    l2_covariate : float
+        Prior precision of the covariate coefficients ``beta`` (with ``covariates``).
     discrimination : bool
         Whether to learn an item discrimination ``a_i``.
     l2_disc : float
         Prior precision of ``log a_i`` around zero.
+    l2_disc_mean : float
+        Precision (per item) pinning the mean of ``log a`` to zero; 0 leaves it free.
     max_iter : int
         Maximum number of L-BFGS-B iterations.
     tol : float
@@ -185,6 +210,10 @@ class LogisticDiagnosis(BaseEstimator):
         ``a`` (1 when ``discrimination=False`` or for items never answered).
     fisher_ : ndarray of shape (n_users, n_topics)
         Diagonal Fisher information of the answers about each theta cell.
+    group_effects_ : list of ndarray of shape (n_groups_j, n_topics)
+        ``e_j`` per grouping (empty without ``user_groups``).
+    covariate_coef_ : ndarray of shape (n_covariates,)
+        ``beta`` (empty without ``covariates``).
     n_users_, n_items_, n_topics_ : int
         Sizes seen in ``fit``.
     n_iter_ : int
@@ -197,8 +226,11 @@ class LogisticDiagnosis(BaseEstimator):
         l2_user: float = 0.5,
         l2_item: float = 1.0,
         l2_topic: float = 1.0,
+        l2_group: float = 4.0,
+        l2_covariate: float = 0.01,
         discrimination: bool = True,
         l2_disc: float = 10.0,
+        l2_disc_mean: float = 0.0,
         max_iter: int = 500,
         tol: float = 1e-8,
     ):
@@ -206,8 +238,11 @@ class LogisticDiagnosis(BaseEstimator):
         self.l2_user = l2_user
         self.l2_item = l2_item
         self.l2_topic = l2_topic
+        self.l2_group = l2_group
+        self.l2_covariate = l2_covariate
         self.discrimination = discrimination
         self.l2_disc = l2_disc
+        self.l2_disc_mean = l2_disc_mean
         self.max_iter = max_iter
         self.tol = tol
 
@@ -220,6 +255,9 @@ class LogisticDiagnosis(BaseEstimator):
         n_users: int,
         theta_prior=None,
         sample_weight=None,
+        user_groups=None,
+        covariates=None,
+        covariate_init=None,
     ) -> LogisticDiagnosis:
         """Fit the model by penalised maximum likelihood.
 
@@ -238,12 +276,29 @@ class LogisticDiagnosis(BaseEstimator):
             Prior logit mastery (e.g. from training exposure) that theta shrinks towards.
         sample_weight : array-like of shape (n_responses,), optional
             Weight of each response in the likelihood.
+        user_groups : array-like of int, shape (n_users,) or (n_users, n_groupings), optional
+            Group index of each user in each grouping (``-1``: in no group of that grouping);
+            each grouping adds a group × topic effect shared by its members, answers or not.
+        covariates : tuple of (X, C), optional
+            ``X`` of shape (n_responses, p): the covariates of each answer's (user, item) when it
+            was given, averaged over the item's topics like theta; ``C`` of shape
+            (n_users, n_topics, p): their values at the cut-off, which theta includes.
+        covariate_init : array-like of shape (p,), optional
+            Starting values of ``beta`` (zeros when omitted), e.g. 1 for a calibrated prior.
 
         Returns
         -------
         self : LogisticDiagnosis
         """
-        for name in ("l2_theta", "l2_user", "l2_item", "l2_topic", "l2_disc"):
+        for name in (
+            "l2_theta",
+            "l2_user",
+            "l2_item",
+            "l2_topic",
+            "l2_group",
+            "l2_covariate",
+            "l2_disc",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         Qn, users, items, y, w = _check_fit_inputs(users, items, correct, Q, n_users, sample_weight)
@@ -262,28 +317,39 @@ class LogisticDiagnosis(BaseEstimator):
             if prior is not None
             else np.zeros(len(items))
         )
+        groups, group_sizes = self._check_groups(user_groups, n_users)
+        X, C = self._check_covariates(covariates, len(items), n_users, n_topics)
+        n_cov = X.shape[1]
         n_cells, n_seen, disc = len(cells), len(seen_items), bool(self.discrimination)
-        sizes = [n_cells, n_users, n_topics, 1, n_seen]
+        n_group = int(sum(group_sizes)) * n_topics
+        sizes = [n_cells, n_users, n_topics, 1, n_seen, n_group, n_cov]
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         n_linear = int(offsets[-1])
         n = len(items)
-        # z = design @ x + prior_term is linear in (d, g, m, c, delta); a = exp(alpha) scales it.
+        # z = design @ x + prior_term is linear in (d, g, m, c, delta, e); a = exp(alpha) scales
+        # it. e holds one effect per (group, topic) of every grouping of the users.
+        values = [qw, qw, np.ones(n), np.ones(n), -np.ones(n)]
+        row_ids = [rows, rows, np.arange(n), np.arange(n), np.arange(n)]
+        col_ids = [
+            cell,
+            offsets[2] + topics,
+            offsets[1] + users,
+            np.full(n, offsets[3]),
+            offsets[4] + item,
+        ]
+        first_level = offsets[5] + np.concatenate([[0], np.cumsum(group_sizes)[:-1]]) * n_topics
+        for j in range(len(group_sizes)):
+            level = groups[users[rows], j]
+            member = level >= 0
+            values.append(qw[member])
+            row_ids.append(rows[member])
+            col_ids.append(first_level[j] + level[member] * n_topics + topics[member])
+        for j in range(n_cov):
+            values.append(X[:, j])
+            row_ids.append(np.arange(n))
+            col_ids.append(np.full(n, offsets[6] + j))
         design = sp.csr_matrix(
-            (
-                np.concatenate([qw, qw, np.ones(n), np.ones(n), -np.ones(n)]),
-                (
-                    np.concatenate([rows, rows, np.arange(n), np.arange(n), np.arange(n)]),
-                    np.concatenate(
-                        [
-                            cell,
-                            offsets[2] + topics,
-                            offsets[1] + users,
-                            np.full(n, offsets[3]),
-                            offsets[4] + item,
-                        ]
-                    ),
-                ),
-            ),
+            (np.concatenate(values), (np.concatenate(row_ids), np.concatenate(col_ids))),
             shape=(n, n_linear),
         )
         design_t = design.T.tocsr()
@@ -294,6 +360,8 @@ class LogisticDiagnosis(BaseEstimator):
                 np.full(n_topics, self.l2_topic),
                 [0.0],
                 np.full(n_seen, self.l2_item),
+                np.full(n_group, self.l2_group),
+                np.full(n_cov, self.l2_covariate),
                 np.full(n_seen if disc else 0, self.l2_disc),
             ]
         )
@@ -304,6 +372,7 @@ class LogisticDiagnosis(BaseEstimator):
         if disc:
             curvature = np.concatenate([curvature, 0.2 * np.bincount(item, w, minlength=n_seen)])
         scale = 1.0 / np.sqrt(curvature + penalty + 1e-3)
+        center = float(self.l2_disc_mean)
 
         def objective(v):
             x = v * scale
@@ -316,12 +385,24 @@ class LogisticDiagnosis(BaseEstimator):
             if disc:
                 grad = np.concatenate([grad, np.bincount(item, weights=e * eta, minlength=n_seen)])
             grad += penalty * x
-            return nll + 0.5 * np.dot(penalty * x, x), grad * scale
+            pen = 0.5 * np.dot(penalty * x, x)
+            if disc and center:
+                # log a is pinned to mean zero: a common scale of every item would trade off
+                # against the penalties on theta (and the fixed scale of the prior) instead.
+                mean_alpha = x[n_linear:].mean()
+                pen += 0.5 * center * n_seen * mean_alpha**2
+                grad[n_linear:] += center * mean_alpha
+            return nll + pen, grad * scale
 
         x0 = np.zeros(n_linear + (n_seen if disc else 0))
+        if n_cov and covariate_init is not None:
+            x0[offsets[6] : offsets[7]] = np.broadcast_to(
+                np.asarray(covariate_init, dtype=np.float64), (n_cov,)
+            )
+        known = prior_term + X @ x0[offsets[6] : offsets[7]]
         mean_y = np.clip(np.average(y, weights=w) if w.sum() > 0 else 0.5, 1e-3, 1 - 1e-3)
         x0[offsets[3]] = np.log(mean_y / (1 - mean_y)) - (
-            np.average(prior_term[has_topic]) if prior is not None and has_topic.any() else 0.0
+            np.average(known[has_topic]) if has_topic.any() else 0.0
         )
         # L-BFGS-B's small dense products slow down many-fold under threaded BLAS.
         with threadpool_limits(limits=1, user_api="blas"):
@@ -333,13 +414,24 @@ class LogisticDiagnosis(BaseEstimator):
                 options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-6},
             )
         result.x = result.x * scale
-        d, g, m, c, delta, alpha = np.split(result.x, offsets[1:])
-        base = (0.0 if prior is None else prior) + c[0] + m[None, :] + g[:, None]
+        d, g, m, c, delta, e, beta, alpha = np.split(result.x, offsets[1:])
+        self.covariate_coef_ = beta
+        bounds = np.cumsum([0, *group_sizes]) * n_topics
+        self.group_effects_ = [
+            e[lo:hi].reshape(-1, n_topics) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        shared = np.zeros((n_users, n_topics))
+        for j, effect in enumerate(self.group_effects_):
+            level = groups[:, j]
+            shared[level >= 0] += effect[level[level >= 0]]
+        if n_cov:
+            shared += C @ beta
+        base = (0.0 if prior is None else prior) + c[0] + m[None, :] + g[:, None] + shared
         theta = np.array(np.broadcast_to(base, (n_users, n_topics)))
         theta.reshape(-1)[cells] += d
         self.theta_ = theta
         mean_prior = 0.0 if prior is None else prior.mean(axis=0)
-        self.theta_unknown_ = mean_prior + c[0] + m
+        self.theta_unknown_ = mean_prior + c[0] + m + shared.mean(axis=0)
         self.user_ability_ = g
         self.topic_level_ = c[0] + m
         self.global_level_ = float(c[0])
@@ -361,6 +453,47 @@ class LogisticDiagnosis(BaseEstimator):
             minlength=n_users * n_topics,
         ).reshape(n_users, n_topics)
         return self
+
+    @staticmethod
+    def _check_covariates(covariates, n: int, n_users: int, n_topics: int):
+        """Validate ``covariates``; return X (n_responses, p) and C (n_users, n_topics, p)."""
+        if covariates is None:
+            return np.zeros((n, 0)), np.zeros((n_users, n_topics, 0))
+        X, C = (np.asarray(a, dtype=np.float64) for a in covariates)
+        if X.ndim == 1:
+            X = X[:, None]
+        if C.ndim == 2:
+            C = C[:, :, None]
+        if X.shape[0] != n or C.shape[:2] != (n_users, n_topics) or X.shape[1] != C.shape[2]:
+            raise ValueError(
+                "covariates must be (X of shape (n_responses, p), C of shape "
+                f"(n_users, n_topics, p)), got {X.shape} and {C.shape}"
+            )
+        if not (np.isfinite(X).all() and np.isfinite(C).all()):
+            raise ValueError("covariates must be finite")
+        return X, C
+
+    @staticmethod
+    def _check_groups(user_groups, n_users: int) -> tuple[np.ndarray, list[int]]:
+        """Validate ``user_groups``; return it as (n_users, n_groupings) ints and level counts."""
+        if user_groups is None:
+            return np.zeros((n_users, 0), dtype=np.int64), []
+        groups = np.asarray(user_groups)
+        if groups.ndim == 1:
+            groups = groups[:, None]
+        if groups.ndim != 2 or groups.shape[0] != n_users:
+            raise ValueError(
+                f"user_groups must have shape (n_users, n_groupings) with n_users={n_users}, "
+                f"got {groups.shape}"
+            )
+        if groups.size and not np.issubdtype(groups.dtype, np.integer):
+            if not np.all(np.equal(np.mod(groups, 1), 0)):
+                raise ValueError("user_groups must hold integer group indices")
+        groups = groups.astype(np.int64)
+        if groups.size and groups.min() < -1:
+            raise ValueError("user_groups must be >= 0, or -1 for no group")
+        sizes = [int(groups[:, j].max()) + 1 if len(groups) else 0 for j in range(groups.shape[1])]
+        return groups, [max(size, 0) for size in sizes]
 
     @staticmethod
     def _check_prior(theta_prior, n_users: int, n_topics: int) -> np.ndarray | None:
@@ -414,7 +547,7 @@ class LogisticDiagnosis(BaseEstimator):
         -------
         ndarray of shape (n_pairs,)
         """
-        check_is_fitted(self)
+        _check_fitted(self, "theta_")
         users, items = _check_pairs(users, items, self.n_users_, self.n_items_)
         return self._logit(users, items)
 
@@ -451,7 +584,7 @@ class LogisticDiagnosis(BaseEstimator):
         ndarray of shape (n, n_topics)
             ``sigmoid(theta)`` in [0, 1].
         """
-        check_is_fitted(self)
+        _check_fitted(self, "theta_")
         return expit(self._theta_rows(self._user_index(users)))
 
     def theta_se(self, users=None) -> np.ndarray:
@@ -469,7 +602,7 @@ class LogisticDiagnosis(BaseEstimator):
         -------
         ndarray of shape (n, n_topics)
         """
-        check_is_fitted(self)
+        _check_fitted(self, "theta_")
         return 1.0 / np.sqrt(self._fisher_rows(self._user_index(users)) + self.l2_theta)
 
     def confidence(self, users=None) -> np.ndarray:
@@ -487,7 +620,7 @@ class LogisticDiagnosis(BaseEstimator):
         -------
         ndarray of shape (n, n_topics)
         """
-        check_is_fitted(self)
+        _check_fitted(self, "theta_")
         info = self._fisher_rows(self._user_index(users))
         return info / (info + self.l2_theta)
 
@@ -517,16 +650,22 @@ class LogisticDiagnosis(BaseEstimator):
         ndarray of shape (n_topics,)
             The user's new mastery row.
         """
-        check_is_fitted(self)
-        user_idx = _as_index("user", [user], self.n_users_, allow_unknown=False)
-        item_idx = _as_index("item", [item], self.n_items_, allow_unknown=False)
+        _check_fitted(self, "theta_")
+        u, i = (
+            self._one_index("user", user, self.n_users_),
+            self._one_index("item", item, self.n_items_),
+        )
         if correct not in (0, 1, True, False):
             raise ValueError(f"correct must be 0 or 1, got {correct}")
-        u, i = int(user_idx[0]), int(item_idx[0])
-        p = float(expit(self._logit(user_idx, item_idx))[0])
         start, end = self.Q_.indptr[i], self.Q_.indptr[i + 1]
         topics, qw = self.Q_.indices[start:end], self.Q_.data[start:end]
         a = self.item_discrimination_[i]
+        # the logit of _logit for one known pair, without the sparse row gathering
+        if len(topics):
+            z = float(qw @ self.theta_[u, topics])
+        else:
+            z = self.global_level_ + float(self.user_ability_[u])
+        p = float(expit(a * (z - self.item_difficulty_[i])))
         if lr is None:
             step = 1.0 / (self.fisher_[u, topics] + self.l2_theta)
         else:
@@ -534,6 +673,16 @@ class LogisticDiagnosis(BaseEstimator):
         self.theta_[u, topics] += step * a * qw * (float(correct) - p)
         self.fisher_[u, topics] += a * a * qw * qw * p * (1 - p)
         return expit(self.theta_[u])
+
+    @staticmethod
+    def _one_index(name: str, value, size: int) -> int:
+        """One known 0-based index (the scalar fast path of :func:`_as_index`)."""
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            index = int(value)
+            if not 0 <= index < size:
+                raise ValueError(f"{name} index {index} is out of range [0, {size - 1}]")
+            return index
+        return int(_as_index(name, [value], size, allow_unknown=False)[0])
 
     def shift_prior(self, user: int, delta: np.ndarray) -> np.ndarray:
         """Move one user's theta by a change of their prior (e.g. new training hours).
@@ -553,12 +702,45 @@ class LogisticDiagnosis(BaseEstimator):
         ndarray of shape (n_topics,)
             The user's new mastery row.
         """
-        check_is_fitted(self)
+        _check_fitted(self, "theta_")
         u = int(_as_index("user", [user], self.n_users_, allow_unknown=False)[0])
         delta = np.asarray(delta, dtype=np.float64)
         if delta.shape != (self.n_topics_,):
             raise ValueError(f"delta must have shape ({self.n_topics_},), got {delta.shape}")
         self.theta_[u] += delta * (1.0 - self.confidence([u])[0])
+        return expit(self.theta_[u])
+
+    def shift_covariates(self, user: int, delta) -> np.ndarray:
+        """Move one user's theta by a change of their covariates (e.g. new training hours).
+
+        ``theta[u] += delta @ beta``: the same effect the covariates have in the fit, in full
+        (new training changes the mastery, whatever the old answers said).
+        Other users are unchanged.
+
+        Parameters
+        ----------
+        user : int
+            Index of a known user.
+        delta : ndarray of shape (n_topics,) or (n_topics, n_covariates)
+            Change of the user's covariates per topic.
+
+        Returns
+        -------
+        ndarray of shape (n_topics,)
+            The user's new mastery row.
+        """
+        _check_fitted(self, "theta_")
+        u = self._one_index("user", user, self.n_users_)
+        coef = getattr(self, "covariate_coef_", np.zeros(0))
+        delta = np.asarray(delta, dtype=np.float64)
+        if delta.ndim == 1:
+            delta = delta[:, None]
+        if delta.shape != (self.n_topics_, len(coef)) or not len(coef):
+            raise ValueError(
+                f"delta must have shape ({self.n_topics_}, {len(coef)}) for a model fitted with "
+                f"{len(coef)} covariates, got {delta.shape}"
+            )
+        self.theta_[u] += delta @ coef
         return expit(self.theta_[u])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 
@@ -71,7 +72,8 @@ class ExposureReserve(BaseEstimator):
 
     def prior(self, hours: np.ndarray) -> np.ndarray:
         """Exposure-only reserve for each cell."""
-        check_is_fitted(self)
+        if not hasattr(self, "lift_"):  # not check_is_fitted: this runs once per online event
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet.")
         return self.base_ + self.lift_ * self._exposure(np.asarray(hours, float))
 
     def predict(self, hours: np.ndarray, correct: np.ndarray, total: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from features.events import CompletionEvent, Event, ResponseEvent
-from training.fitting import Fitted, exposure_logit
+from training.fitting import Fitted, shift_exposure
 
 
 class OnlineOverlay:
@@ -30,8 +30,8 @@ class OnlineOverlay:
         """Apply one stored event; False when it names a cadre, course or item the bundle lacks.
 
         An answer takes one Newton step of the diagnosis model on the item's topics; a completion
-        adds its hours to the cadre's exposure and moves the reserve by the change of the
-        exposure prior (less where answers already pin the reserve down).
+        adds its hours to the cadre's exposure and moves the reserve by the model's effect of
+        that change of exposure (see :func:`training.fitting.shift_exposure`).
         """
         cat, k = self.fitted.catalog, self.fitted.knowledge
         idx = cat.cadres.one(event.cadre_id)
@@ -48,11 +48,7 @@ class OnlineOverlay:
                     old + event.hours * event.progress * cat.course_topics[course].toarray().ravel()
                 )
                 self.hours[idx] = new
-                delta = (
-                    exposure_logit(k.exposure, new[None])[0]
-                    - exposure_logit(k.exposure, old[None])[0]
-                )
-                k.model.shift_prior(idx, delta)
+                shift_exposure(k, idx, old, new)
             elif isinstance(event, ResponseEvent):
                 item = cat.items.one(event.item_id)
                 if item < 0:

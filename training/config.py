@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,14 +14,24 @@ class KnowledgeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a no-op
 
-    half_life_days: float = Field(365.0, gt=0, description="forgetting half-life of training hours")
+    half_life_days: float = Field(730.0, gt=0, description="forgetting half-life of training hours")
     prior_strength: float = Field(6.0, gt=0, description="answers the exposure prior is worth")
     hours_scale: float = Field(30.0, gt=0, description="hours at which exposure has 63% effect")
-    l2_theta: float = Field(4.0, gt=0, description="pull of each cell towards its exposure prior")
+    l2_theta: float = Field(4.0, gt=0, description="pull of each cell to its peers, exposure")
     response_half_life_days: float = Field(
-        180.0, gt=0, description="an answer this old counts half: mastery moves with time"
+        720.0,
+        gt=0,
+        description="an answer this old counts half (the training since is modelled explicitly)",
     )
     l2_item: float = Field(1.0, gt=0, description="shrinkage of item difficulty to its topics'")
+    groups: list[Literal["unit", "category", "rank"]] = Field(
+        ["unit", "category", "rank"],
+        description="groupings whose members share a mastery effect per topic",
+    )
+    l2_group: float = Field(4.0, gt=0, description="shrinkage of the group × topic effects")
+    l2_disc_mean: float = Field(
+        100.0, ge=0, description="pins the mean log item discrimination to zero (0 = free)"
+    )
     max_iter: int = Field(300, ge=10, description="L-BFGS iterations of the diagnosis model")
 
 

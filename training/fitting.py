@@ -10,13 +10,14 @@ import scipy.sparse as sp
 
 from features.catalog import near_duplicate_groups, post_targets, segment_of
 from features.cohort import ReserveMatrix
-from features.contracts import MODES
+from features.contracts import CATEGORIES, MODES, RANKS
 from features.exposure import (
     course_topic_matrix,
     decayed_topic_hours,
     interaction_matrix,
     item_topic_matrix,
     topic_answer_counts,
+    topic_hours_at,
 )
 from features.vocab import Vocabulary
 from models.course_sources import PAIR_FEATURES, CoursePairFeatures, GapRetriever
@@ -244,12 +245,53 @@ def exposure_logit(exposure: ExposureReserve, hours: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def knowledge_groups(cat: Catalog, groupings: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Group index of every cadre in each grouping (unit, category, rank), ``-1`` when unknown."""
+    info = cat.cadre_info
+    columns = []
+    for name in groupings:
+        if name == "unit":
+            columns.append(np.asarray(cat.cadre_unit, dtype=np.int64))
+        elif name == "category":
+            columns.append(pd.Index(CATEGORIES).get_indexer(info["category"]))
+        elif name == "rank":
+            columns.append(pd.Index(RANKS).get_indexer(info["rank"]))
+        else:
+            raise ValueError(f"unknown grouping {name!r}: use unit, category or rank")
+    return np.column_stack(columns) if columns else np.zeros((len(info), 0), dtype=np.int64)
+
+
+def shift_exposure(knowledge: KnowledgeState, idx: int, old: np.ndarray, new: np.ndarray) -> None:
+    """Move cadre ``idx``'s reserve for a change of their training hours from ``old`` to ``new``.
+
+    A model fitted with the exposure covariate moves by its learned effect, in full; an older
+    model moves by the change of its prior, less where answers pin the cell down.
+    """
+    delta = (
+        exposure_logit(knowledge.exposure, new[None])[0]
+        - exposure_logit(knowledge.exposure, old[None])[0]
+    )
+    model = knowledge.model
+    if len(getattr(model, "covariate_coef_", ())):
+        model.shift_covariates(idx, delta)
+    else:
+        model.shift_prior(idx, delta)
+
+
 def fit_knowledge(
     tables: dict[str, pd.DataFrame], cat: Catalog, asof: pd.Timestamp, kc: KnowledgeConfig
 ) -> KnowledgeState:
-    """Knowledge reserve per cadre × topic from exam answers, with an exposure prior."""
+    """Knowledge reserve per cadre × topic from exam answers, training exposure and peers.
+
+    The diagnosis model reads every answer through the exposure the cadre had when giving it:
+    its covariate is the exposure prior (logit) of the decayed training hours before the answer's
+    date, and the reserve uses the hours at ``asof``, so training after a cadre's last answer
+    still moves the reserve. Cadres share a per-topic effect with their unit, category and rank.
+    """
+    e = tables["enrollments"]
+    e = e[e["enrolled_on"] < asof]
     hours = decayed_topic_hours(
-        tables["enrollments"], cat.course_topics, cat.cadres, cat.courses, asof, kc.half_life_days
+        e, cat.course_topics, cat.cadres, cat.courses, asof, kc.half_life_days
     )
     correct, total = topic_answer_counts(
         tables["responses"], cat.item_topics, cat.cadres, cat.items, asof
@@ -260,16 +302,35 @@ def fit_knowledge(
     r = r[r["answered_on"] < asof]
     ui, ii = cat.cadres.index(r["cadre_id"]), cat.items.index(r["item_id"])
     ok = (ui >= 0) & (ii >= 0)
+    ui, ii, r = ui[ok], ii[ok], r[ok]
     age = (asof - r["answered_on"]).dt.days.to_numpy(float)
-    model = LogisticDiagnosis(l2_theta=kc.l2_theta, l2_item=kc.l2_item, max_iter=kc.max_iter)
+    # the exposure prior when each answer was given, averaged over the item's topics
+    then = exposure_logit(
+        exposure,
+        topic_hours_at(
+            e, cat.course_topics, cat.cadres, cat.courses, ui, r["answered_on"], kc.half_life_days
+        ),
+    )
+    item_topics = cat.item_topics[ii]
+    n_topics = np.maximum(np.asarray(item_topics.sum(axis=1)).ravel(), 1.0)
+    then = np.asarray(item_topics.multiply(then).sum(axis=1)).ravel() / n_topics
+    model = LogisticDiagnosis(
+        l2_theta=kc.l2_theta,
+        l2_item=kc.l2_item,
+        l2_group=kc.l2_group,
+        l2_disc_mean=kc.l2_disc_mean,
+        max_iter=kc.max_iter,
+    )
     model.fit(
-        ui[ok],
-        ii[ok],
-        r["correct"].to_numpy(int)[ok],
+        ui,
+        ii,
+        r["correct"].to_numpy(int),
         cat.item_topics,
         n_users=len(cat.cadres),
-        theta_prior=exposure_logit(exposure, hours),
-        sample_weight=0.5 ** (age[ok] / kc.response_half_life_days),
+        sample_weight=0.5 ** (age / kc.response_half_life_days),
+        user_groups=knowledge_groups(cat, kc.groups),
+        covariates=(then[:, None], exposure_logit(exposure, hours)[:, :, None]),
+        covariate_init=[1.0],
     )
     return KnowledgeState(
         model=model,

@@ -229,3 +229,115 @@ def test_users_without_answers_get_the_population_profile(sim):
     np.testing.assert_allclose(model.mastery([3]), model.mastery([-1]))
     assert (model.confidence([3]) == 0).all()
     assert logit(model.mastery([-1])).std() > 0  # topics differ in mean mastery
+
+
+def _grouped(seed=2, n_groups=6, answers_per_user=40):
+    """Users in groups that share strong and weak topics, with a time-varying covariate.
+
+    ``logit P = theta[u, k] + 1.5 * x - difficulty``: ``x`` (e.g. exposure to training) differs
+    between answers, and ``true_now`` is theta plus 1.5 × the covariate at the cut-off ``C``.
+    """
+    rng = np.random.default_rng(seed)
+    Q = sp.csr_matrix((np.ones(N_ITEMS), (np.arange(N_ITEMS), np.arange(N_ITEMS) % N_TOPICS)))
+    group = rng.integers(0, n_groups, N_USERS)
+    effect = rng.normal(0, 1.5, (n_groups, N_TOPICS))
+    theta = rng.normal(0, 0.5, N_USERS)[:, None] + effect[group] + rng.normal(0, 0.3, (N_USERS, 6))
+    C = rng.gamma(1.0, 1.0, (N_USERS, N_TOPICS))
+    users = np.repeat(np.arange(N_USERS), answers_per_user)
+    items = rng.integers(0, N_ITEMS, len(users))
+    topic = items % N_TOPICS
+    x = C[users, topic] * rng.uniform(0, 1, len(users))  # less exposure when answering
+    difficulty = rng.normal(0, 1, N_ITEMS)
+    p = expit(theta[users, topic] + 1.5 * x - difficulty[items])
+    y = (rng.random(len(p)) < p).astype(int)
+    return {"Q": Q, "group": group, "theta": theta, "C": C, "x": x, "now": theta + 1.5 * C,
+            "train": (users, items, y)}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def grouped():
+    return _grouped()
+
+
+def test_group_effects_give_silent_users_their_groups_profile(grouped):
+    u, i, y = grouped["train"]
+    silent = np.arange(20)  # answer nothing: only their group says anything about them
+    keep = ~np.isin(u, silent)
+    plain = LogisticDiagnosis().fit(u[keep], i[keep], y[keep], grouped["Q"], N_USERS)
+    model = LogisticDiagnosis().fit(
+        u[keep], i[keep], y[keep], grouped["Q"], N_USERS, user_groups=grouped["group"]
+    )
+    assert len(model.group_effects_) == 1 and model.group_effects_[0].shape == (6, N_TOPICS)
+    truth = grouped["theta"][silent].ravel()
+    rho = spearmanr(model.mastery(silent).ravel(), truth).statistic
+    assert rho > 0.7
+    assert np.ptp(plain.mastery(silent), axis=0).max() < 1e-9  # without groups: all alike
+    # two columns of groupings, and -1 for "in no group of this grouping"
+    two = np.column_stack([grouped["group"], np.where(np.arange(N_USERS) % 2, 0, -1)])
+    assert len(LogisticDiagnosis().fit(u, i, y, grouped["Q"], N_USERS, user_groups=two)
+               .group_effects_) == 2  # fmt: skip
+    with pytest.raises(ValueError, match="user_groups"):
+        LogisticDiagnosis().fit(u, i, y, grouped["Q"], N_USERS, user_groups=grouped["group"][:5])
+    with pytest.raises(ValueError, match="user_groups"):
+        LogisticDiagnosis().fit(u, i, y, grouped["Q"], N_USERS, user_groups=grouped["group"] - 2)
+
+
+def test_time_varying_covariate_is_learned_and_moves_the_reserve(grouped):
+    u, i, y = grouped["train"]
+    cov = (grouped["x"], grouped["C"])
+    model = LogisticDiagnosis(l2_disc_mean=100.0).fit(
+        u, i, y, grouped["Q"], N_USERS, user_groups=grouped["group"], covariates=cov
+    )
+    assert model.covariate_coef_[0] == pytest.approx(1.5, abs=0.3)
+    assert abs(np.log(model.item_discrimination_).mean()) < 0.05  # the scale is pinned
+    # the reserve is the mastery at the cut-off (C), not at the answers' (lower) exposure
+    rho = spearmanr(model.theta_.ravel(), grouped["now"].ravel()).statistic
+    without = LogisticDiagnosis(l2_disc_mean=100.0).fit(
+        u, i, y, grouped["Q"], N_USERS, user_groups=grouped["group"]
+    )
+    assert rho > spearmanr(without.theta_.ravel(), grouped["now"].ravel()).statistic + 0.05
+    # more training later moves the cell by the learned effect, in full
+    delta = np.zeros(N_TOPICS)
+    delta[2] = 1.0
+    before = model.theta_[3].copy()
+    model.shift_covariates(3, delta)
+    np.testing.assert_allclose(model.theta_[3] - before, delta * model.covariate_coef_[0])
+    with pytest.raises(ValueError, match="delta must have shape"):
+        model.shift_covariates(3, np.zeros(N_TOPICS + 1))
+    with pytest.raises(ValueError, match="delta must have shape"):
+        without.shift_covariates(3, delta)  # no covariates fitted
+    with pytest.raises(ValueError, match="covariates"):
+        LogisticDiagnosis().fit(
+            u, i, y, grouped["Q"], N_USERS, covariates=(grouped["x"][:9], grouped["C"])
+        )
+
+
+def test_discrimination_scale_inflates_unless_pinned(grouped):
+    u, i, y = grouped["train"]
+    free = LogisticDiagnosis().fit(u, i, y, grouped["Q"], N_USERS, user_groups=grouped["group"])
+    pinned = LogisticDiagnosis(l2_disc_mean=100.0).fit(
+        u, i, y, grouped["Q"], N_USERS, user_groups=grouped["group"]
+    )
+    assert abs(np.log(pinned.item_discrimination_).mean()) < 0.05
+    assert np.log(free.item_discrimination_).mean() > np.log(pinned.item_discrimination_).mean()
+    with pytest.raises(ValueError, match="l2_group must be positive"):
+        LogisticDiagnosis(l2_group=0).fit(u, i, y, grouped["Q"], N_USERS)
+
+
+def test_partial_update_steps_from_the_current_prediction(sim, logistic):
+    import copy
+
+    model = copy.deepcopy(logistic)
+    item = int(np.flatnonzero(np.diff(sim["Q"].indptr) == 2)[0])
+    start, end = model.Q_.indptr[item], model.Q_.indptr[item + 1]
+    topics, qw = model.Q_.indices[start:end], model.Q_.data[start:end]
+    for user, correct in ((4, 1), (4, 0), (np.int64(9), 1)):
+        p = model.predict_proba([user], [item])[0]
+        before = model.theta_[user, topics].copy()
+        model.partial_update(user, item, correct, lr=0.3)
+        a = model.item_discrimination_[item]
+        np.testing.assert_allclose(
+            model.theta_[user, topics] - before, 0.3 * a * qw * (correct - p)
+        )
+    with pytest.raises(ValueError, match="out of range"):
+        model.partial_update(4, N_ITEMS, 1)
