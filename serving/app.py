@@ -6,7 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 import pandas as pd
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from serving import errors, observability
 from serving.predictor import Predictor
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         replay(predictor)
         metrics.set_model(predictor.version)
 
-    store = store or ModelStore(replay=on_load)
+    store = store or ModelStore(replay=on_load, precompute=settings.precompute_lists)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -66,14 +66,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(admin.router)
     app.include_router(ui.router)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > settings.max_body_bytes:
-            return errors.error_response(
-                413, f"request body of {size} bytes exceeds {settings.max_body_bytes}"
-            )
-        return await call_next(request)
+    app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)  # plain ASGI
 
     observability.install(app, metrics)  # outermost: every answer gets a request id and a count
 

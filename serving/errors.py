@@ -35,6 +35,27 @@ def error_response(status: int, message: str, code: str | None = None) -> JSONRe
     )
 
 
+class BodyLimit:
+    """413 in the error shape for a request whose Content-Length exceeds ``max_bytes`` (ASGI)."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    size = value.decode("latin-1")
+                    if size.isdigit() and int(size) > self.max_bytes:
+                        message = f"request body of {size} bytes exceeds {self.max_bytes}"
+                        await error_response(413, message)(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
+
+
 def _describe(errors: list[dict]) -> str:
     parts = []
     for e in errors[:10]:

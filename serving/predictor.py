@@ -24,6 +24,26 @@ class BadRequestError(ValueError):
     """A request that is well-formed but asks for something impossible (answered with 422)."""
 
 
+MAX_K = 100  # the largest list a request may ask for (RecommendationRequest.k)
+
+
+class DefaultLists:
+    """Each cadre's top-``n`` courses for requests without filters, computed once per bundle.
+
+    :meth:`Predictor.materialize` fills them in batches after the bundle goes live (a background
+    thread of the model store); a cadre's row is used only once ``ready`` and while the cadre has
+    no completion since the bundle's cut-off. ``n`` is the recommender's candidate count (capped
+    at ``MAX_K``): a list of ``k <= n`` items comes from the same candidates whatever ``k`` is, so
+    its first ``k`` items are the list a live call with ``N=k`` returns. ``n = 0`` turns them off.
+    """
+
+    def __init__(self, n_cadres: int, n: int):
+        self.n = n
+        self.ids = np.full((n_cadres, n), -1, np.int32)
+        self.scores = np.full((n_cadres, n), -np.inf)
+        self.ready = np.zeros(n_cadres, bool)
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """One recommended course."""
@@ -48,25 +68,76 @@ class Predictor:
         self._titles = cat.course_info["title"].to_numpy()
         self._main_topic = cat.topics.index(cat.course_info["main_topic"])
         self.online = OnlineOverlay(fitted)
+        # per-request lookups as arrays (pandas .at and sklearn checks cost ~0.1 ms each)
+        self._segment = cat.cadre_info["segment"].to_numpy()
+        self._unit_id = cat.cadre_info["unit_id"].to_numpy()
+        self._groups = np.asarray(cat.course_groups, dtype=np.int64)
+        quality = fitted.quality.course
+        self._quality = quality.quality_
+        self._quality_confidence = quality.confidence()
+        # what _explain needs per course, as Python lists (numpy scalar access is slow)
+        self._cadre_pos = {str(c): i for i, c in enumerate(cat.cadres.ids_)}
+        self._course_ids = [str(c) for c in cat.courses.ids_]
+        self._course_titles = [str(t) for t in self._titles]
+        self._course_topic = [int(t) for t in self._main_topic]
+        self._gap_reason = [f"补短板：{n}" for n in self._topic_names]
+        self._rating_reason = [
+            f"评分 {q:.1f}" if c > 0.5 and q >= 3.8 else None
+            for q, c in zip(self._quality.tolist(), self._quality_confidence.tolist(), strict=True)
+        ]
+        self._peer_pick: dict[int, list[bool]] = {}
+        n_candidates = getattr(fitted.recommender.model, "n_candidates", None)
+        n = min(MAX_K, int(n_candidates)) if n_candidates else 0
+        self.lists = DefaultLists(len(cat.cadres.ids_), n)
 
     def _cadre(self, cadre_id: str) -> int:
-        idx = self.fitted.catalog.cadres.one(cadre_id)
+        idx = self._cadre_pos.get(cadre_id, -1)
         if idx < 0:
             raise UnknownIdError("cadre", cadre_id)
         return idx
 
     def unit_of(self, cadre_id: str) -> str | None:
         """The unit of a known cadre, or None when the bundle does not know the cadre."""
-        idx = self.fitted.catalog.cadres.one(cadre_id)
-        return None if idx < 0 else str(self.fitted.catalog.cadre_info.at[idx, "unit_id"])
+        idx = self._cadre_pos.get(cadre_id, -1)
+        return None if idx < 0 else str(self._unit_id[idx])
 
     def has_cadre(self, cadre_id: str) -> bool:
         """Whether the bundle knows this cadre."""
-        return self.fitted.catalog.cadres.one(cadre_id) >= 0
+        return cadre_id in self._cadre_pos
 
     def _targets(self, idx: int) -> np.ndarray:
-        seg = int(self.fitted.catalog.cadre_info.at[idx, "segment"])
+        seg = int(self._segment[idx])
         return self.fitted.catalog.targets[max(seg, 0)]
+
+    def _peers_choose(self, seg: int) -> list[bool]:
+        """Per course, whether this segment's cadres take it notably more often than all do."""
+        if seg not in self._peer_pick:
+            peer = self.fitted.recommender.peer
+            segment = peer.score_segments(np.array([seg]))[0]
+            self._peer_pick[seg] = (segment > 1.2 * peer.global_share_).tolist()
+        return self._peer_pick[seg]
+
+    def materialize(self, chunk: int = 256, stop=None) -> int:
+        """Fill :attr:`lists` for every cadre in batches; returns how many rows were filled.
+
+        ``stop()`` is asked before each batch (e.g. "has another bundle gone live?").
+        """
+        cat, rec = self.fitted.catalog, self.fitted.recommender
+        lists, done = self.lists, 0
+        if lists.n == 0:
+            return 0
+        for start in range(0, len(lists.ready), chunk):
+            if stop is not None and stop():
+                break
+            rows = np.arange(start, min(start + chunk, len(lists.ready)))
+            seen = sp.csr_matrix(rec.seen[rows])
+            exclude = expand_to_groups(seen, cat.course_groups)
+            ids, best = rec.model.recommend(rows, user_items=seen, N=lists.n, exclude=exclude)
+            lists.ids[rows, : ids.shape[1]] = ids
+            lists.scores[rows, : ids.shape[1]] = best
+            lists.ready[rows] = True
+            done += len(rows)
+        return done
 
     def knowledge(self, cadre_id: str) -> list[dict]:
         """Reserve (0–100), required level, gap and confidence for every topic of one cadre."""
@@ -87,6 +158,28 @@ class Predictor:
             for j, tid in enumerate(self.fitted.catalog.topics.ids_)
         ]
 
+    def precomputed(
+        self,
+        cadre_id: str,
+        k: int = 10,
+        exclude_course_ids: list[str] | None = None,
+        topics: list[str] | None = None,
+        modes: list[str] | None = None,
+    ) -> list[Recommendation] | None:
+        """:meth:`recommend` answered from the precomputed lists (no model call), or None.
+
+        None when the request has filters, asks for more than the lists hold, or the cadre's list
+        is not ready or out of date (a completion since the bundle's cut-off).
+        """
+        idx = self._cadre(cadre_id)
+        lists = self.lists
+        if topics or modes or exclude_course_ids or k > lists.n or not lists.ready[idx]:
+            return None
+        if self.online.taken_courses(idx):
+            return None
+        seg = int(self._segment[idx])
+        return self._explain(idx, seg, lists.ids[idx, :k], lists.scores[idx, :k])
+
     def recommend(
         self,
         cadre_id: str,
@@ -98,7 +191,11 @@ class Predictor:
         """Top ``k`` courses for one cadre, never one already taken (or a re-issue of it)."""
         cat, rec = self.fitted.catalog, self.fitted.recommender
         idx = self._cadre(cadre_id)
-        seg = int(cat.cadre_info.at[idx, "segment"])
+        seg = int(self._segment[idx])
+        recent = self.online.taken_courses(idx)
+        fast = self.precomputed(cadre_id, k, exclude_course_ids, topics, modes)
+        if fast is not None:
+            return fast
         allowed = np.ones(len(cat.courses), bool)
         if topics:
             t_idx = cat.topics.index(topics)
@@ -112,40 +209,49 @@ class Predictor:
             ex = cat.courses.index(exclude_course_ids)
             allowed[ex[ex >= 0]] = False
         seen = sp.csr_matrix(rec.seen[idx])
-        recent = self.online.taken_courses(idx)
         if recent:
             seen = seen + sp.csr_matrix(
                 (np.ones(len(recent)), (np.zeros(len(recent), int), sorted(recent))),
                 shape=seen.shape,
             )
-        exclude = expand_to_groups(seen, cat.course_groups)
+        # seen widened to every re-issue of a taken course (expand_to_groups for one row)
+        taken_groups = self._groups[seen.indices[seen.data > 0]]
+        exclude = sp.csr_matrix(np.isin(self._groups, taken_groups)[None, :].astype(np.float64))
         ids, best = rec.model.recommend(
             [idx], user_items=seen, N=k, exclude=exclude, allowed=allowed[None, :]
         )
-        gaps = np.maximum(0.0, self._targets(idx) - self.online.reserve(idx)[0])
-        gap_topics = {int(j) for j in np.argsort(-gaps)[:3] if gaps[j] > 0}
-        peer = rec.peer.score_segments(np.array([seg]))[0]
-        share = rec.peer.global_share_
-        quality = self.fitted.quality.course
+        return self._explain(idx, seg, ids[0], best[0])
+
+    def _explain(
+        self, idx: int, seg: int, ids: np.ndarray, best: np.ndarray
+    ) -> list[Recommendation]:
+        """The ranked courses with their reasons (gap, peers, rating)."""
+        reserve = self.online.reserve(idx)[0]
+        gaps = np.maximum(0.0, self._targets(idx) - reserve).tolist()
+        # the 3 largest positive gaps; in Python, not np.argsort, which releases the GIL even
+        # for 12 numbers and so makes the event loop queue behind the other threads to get it back
+        order = sorted(range(len(gaps)), key=lambda j: -gaps[j] if gaps[j] == gaps[j] else 1.0)
+        gap_topics = {j for j in order[:3] if gaps[j] > 0}
+        peers = self._peers_choose(seg)
         out = []
-        for course, score in zip(ids[0], best[0], strict=True):
+        for course, score in zip(ids.tolist(), best.tolist(), strict=True):
             if course < 0:
                 break
             reasons = []
-            t = int(self._main_topic[course])
+            t = self._course_topic[course]
             if t in gap_topics:
-                reasons.append(f"补短板：{self._topic_names[t]}")
-            if peer[course] > 1.2 * share[course]:
+                reasons.append(self._gap_reason[t])
+            if peers[course]:
                 reasons.append("同岗位干部常选")
-            if quality.confidence()[course] > 0.5 and quality.quality_[course] >= 3.8:
-                reasons.append(f"评分 {quality.quality_[course]:.1f}")
+            if self._rating_reason[course] is not None:
+                reasons.append(self._rating_reason[course])
             if not reasons:
                 reasons.append("热门课程")
             out.append(
                 Recommendation(
-                    course_id=str(cat.courses.ids_[course]),
-                    title=str(self._titles[course]),
-                    score=round(float(score), 6),
+                    course_id=self._course_ids[course],
+                    title=self._course_titles[course],
+                    score=round(score, 6),
                     reasons=reasons,
                 )
             )

@@ -17,3 +17,6 @@ class Settings(BaseSettings):
     model: str | None = None  # serve a registered version: models:/ganxun@production or /VERSION
     database_url: str | None = None  # GANXUN_DATABASE_URL; default: SQLite in the artifacts
     max_body_bytes: int = 1_000_000
+    # compute every cadre's default recommendation list in the background after a bundle loads
+    # (GANXUN_PRECOMPUTE_LISTS=false: always compute per request)
+    precompute_lists: bool = True

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
+from starlette.concurrency import run_in_threadpool
 
 from serving.auth import may_see_cadre
 from serving.deps import AuditDep, PredictorDep
@@ -47,19 +49,30 @@ def knowledge(cadre_id: CadreId, predictor: PredictorDep, audit: AuditDep) -> Kn
 
 
 @router.post("/{cadre_id}/recommendations", response_model=RecommendationResponse, responses=ERRORS)
-def recommendations(
+async def recommendations(
     cadre_id: CadreId, body: RecommendationRequest, predictor: PredictorDep, audit: AuditDep
 ) -> RecommendationResponse:
     """Courses this cadre should study next, never one already taken, with reasons."""
-    authorize_cadre(cadre_id, predictor, audit, "recommendations")
-    items = predictor.recommend(
-        cadre_id,
-        k=body.k,
-        exclude_course_ids=body.exclude_course_ids,
-        topics=body.topics,
-        modes=body.modes,
-    )
-    audit("recommendations", {"cadre_ids": [cadre_id]})
+    # async: a precomputed list is answered on the event loop (no thread-pool hop); a list that
+    # must be computed, and nothing else, goes to the thread pool
+    unit = predictor.unit_of(cadre_id)
+    if unit is None:
+        raise UnknownIdError("cadre", cadre_id)
+    if not may_see_cadre(audit.who, cadre_id, unit):
+        await audit.record("recommendations", {"cadre_ids": [cadre_id]}, 403)
+        raise HTTPException(
+            status_code=403, detail=f"cadre {cadre_id!r} is outside this key's scope"
+        )
+    query = {
+        "k": body.k,
+        "exclude_course_ids": body.exclude_course_ids,
+        "topics": body.topics,
+        "modes": body.modes,
+    }
+    items = predictor.precomputed(cadre_id, **query)
+    if items is None:
+        items = await run_in_threadpool(partial(predictor.recommend, cadre_id, **query))
+    await audit.record("recommendations", {"cadre_ids": [cadre_id]})
     return RecommendationResponse(
         model_version=predictor.version,
         cadre_id=cadre_id,
