@@ -57,6 +57,7 @@ class Planner:
 
     def plan_teachers(self, class_ids: list[str], max_sessions: int) -> tuple[pd.DataFrame, list]:
         """One assignment of teachers to every slot of several classes, and unfilled slots."""
+        class_ids = list(dict.fromkeys(class_ids))  # a class named twice is planned once
         for c in class_ids:
             self.institution_of(c)
         slots = class_slots(self.state.tables, class_ids)
