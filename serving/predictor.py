@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from models.ranking import expand_to_groups
+from features.catalog import segment_of
+from models.ranking import expand_to_groups, top_k
 from serving.online import OnlineOverlay
 from training.fitting import Fitted
 
@@ -189,25 +190,14 @@ class Predictor:
         modes: list[str] | None = None,
     ) -> list[Recommendation]:
         """Top ``k`` courses for one cadre, never one already taken (or a re-issue of it)."""
-        cat, rec = self.fitted.catalog, self.fitted.recommender
+        rec = self.fitted.recommender
         idx = self._cadre(cadre_id)
         seg = int(self._segment[idx])
         recent = self.online.taken_courses(idx)
         fast = self.precomputed(cadre_id, k, exclude_course_ids, topics, modes)
         if fast is not None:
             return fast
-        allowed = np.ones(len(cat.courses), bool)
-        if topics:
-            t_idx = cat.topics.index(topics)
-            if (t_idx < 0).any():
-                bad = [t for t, i in zip(topics, t_idx, strict=True) if i < 0]
-                raise BadRequestError(f"unknown topic id(s): {', '.join(bad)}")
-            allowed &= np.asarray((cat.course_topics[:, t_idx] > 0).sum(axis=1)).ravel() > 0
-        if modes:
-            allowed &= np.isin(self._modes, modes)
-        if exclude_course_ids:
-            ex = cat.courses.index(exclude_course_ids)
-            allowed[ex[ex >= 0]] = False
+        allowed = self._allowed(exclude_course_ids, topics, modes)
         seen = sp.csr_matrix(rec.seen[idx])
         if recent:
             seen = seen + sp.csr_matrix(
@@ -221,6 +211,69 @@ class Predictor:
             [idx], user_items=seen, N=k, exclude=exclude, allowed=allowed[None, :]
         )
         return self._explain(idx, seg, ids[0], best[0])
+
+    def _allowed(
+        self,
+        exclude_course_ids: list[str] | None,
+        topics: list[str] | None,
+        modes: list[str] | None,
+    ) -> np.ndarray:
+        """Courses the request's filters leave in (BadRequestError for an unknown topic)."""
+        cat = self.fitted.catalog
+        allowed = np.ones(len(cat.courses), bool)
+        if topics:
+            t_idx = cat.topics.index(topics)
+            if (t_idx < 0).any():
+                bad = [t for t, i in zip(topics, t_idx, strict=True) if i < 0]
+                raise BadRequestError(f"unknown topic id(s): {', '.join(bad)}")
+            allowed &= np.asarray((cat.course_topics[:, t_idx] > 0).sum(axis=1)).ravel() > 0
+        if modes:
+            allowed &= np.isin(self._modes, modes)
+        if exclude_course_ids:
+            ex = cat.courses.index(exclude_course_ids)
+            allowed[ex[ex >= 0]] = False
+        return allowed
+
+    def recommend_new(
+        self,
+        rank: str,
+        category: str,
+        k: int = 10,
+        exclude_course_ids: list[str] | None = None,
+        topics: list[str] | None = None,
+        modes: list[str] | None = None,
+    ) -> list[Recommendation]:
+        """Top ``k`` courses for a cadre the bundle does not know yet.
+
+        What peers of the same rank and post category choose (shrunk to the city-wide choice),
+        within the request's filters.
+        """
+        seg = int(segment_of(rank, category)[0])
+        if seg < 0:
+            raise BadRequestError(f"unknown rank or category: {rank!r}, {category!r}")
+        scores = np.where(
+            self._allowed(exclude_course_ids, topics, modes),
+            self.fitted.recommender.peer.score_segments(np.array([seg]))[0],
+            -np.inf,
+        )
+        ids, best = top_k(scores[None, :], k)
+        peers = self._peers_choose(seg)
+        out = []
+        for course, score in zip(ids[0].tolist(), best[0].tolist(), strict=True):
+            if course < 0 or not np.isfinite(score):
+                break
+            reasons = ["同岗位干部常选"] if peers[course] else ["热门课程"]
+            if self._rating_reason[course] is not None:
+                reasons.append(self._rating_reason[course])
+            out.append(
+                Recommendation(
+                    course_id=self._course_ids[course],
+                    title=self._course_titles[course],
+                    score=round(score, 6),
+                    reasons=reasons,
+                )
+            )
+        return out
 
     def _explain(
         self, idx: int, seg: int, ids: np.ndarray, best: np.ndarray

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.contracts import MODES, RANKS
+from features.contracts import CATEGORIES, MODES, RANKS
 
 
 class ErrorBody(BaseModel):
@@ -69,6 +69,12 @@ class RecommendationRequest(BaseModel):
     exclude_course_ids: list[str] = Field(default_factory=list, max_length=1000)
     topics: list[str] | None = Field(None, description="only courses on these topic ids")
     modes: list[Literal[MODES]] | None = Field(None, description="only courses in these modes")
+    rank: Literal[RANKS] | None = Field(
+        None, description="for a cadre the model does not know yet: their rank (with category)"
+    )
+    category: Literal[CATEGORIES] | None = Field(
+        None, description="for a cadre the model does not know yet: their post category"
+    )
 
     model_config = ConfigDict(
         extra="forbid",

@@ -52,10 +52,35 @@ def knowledge(cadre_id: CadreId, predictor: PredictorDep, audit: AuditDep) -> Kn
 async def recommendations(
     cadre_id: CadreId, body: RecommendationRequest, predictor: PredictorDep, audit: AuditDep
 ) -> RecommendationResponse:
-    """Courses this cadre should study next, never one already taken, with reasons."""
+    """Courses this cadre should study next, never one already taken, with reasons.
+
+    A cadre the model does not know yet (joined after the last training) gets what peers of the
+    same ``rank`` and ``category`` choose when the body gives both; 404 otherwise.
+    """
     # async: a precomputed list is answered on the event loop (no thread-pool hop); a list that
     # must be computed, and nothing else, goes to the thread pool
+    query = {
+        "k": body.k,
+        "exclude_course_ids": body.exclude_course_ids,
+        "topics": body.topics,
+        "modes": body.modes,
+    }
     unit = predictor.unit_of(cadre_id)
+    if unit is None and body.rank and body.category:  # a new cadre: peers' choices
+        if not may_see_cadre(audit.who, cadre_id, None):  # org keys, or the cadre's own key
+            await audit.record("recommendations", {"cadre_ids": [cadre_id]}, 403)
+            raise HTTPException(
+                status_code=403, detail=f"cadre {cadre_id!r} is outside this key's scope"
+            )
+        items = await run_in_threadpool(
+            partial(predictor.recommend_new, body.rank, body.category, **query)
+        )
+        await audit.record("recommendations", {"cadre_ids": [cadre_id]})
+        return RecommendationResponse(
+            model_version=predictor.version,
+            cadre_id=cadre_id,
+            items=[RecommendedCourse(**vars(i)) for i in items],
+        )
     if unit is None:
         raise UnknownIdError("cadre", cadre_id)
     if not may_see_cadre(audit.who, cadre_id, unit):
@@ -63,12 +88,6 @@ async def recommendations(
         raise HTTPException(
             status_code=403, detail=f"cadre {cadre_id!r} is outside this key's scope"
         )
-    query = {
-        "k": body.k,
-        "exclude_course_ids": body.exclude_course_ids,
-        "topics": body.topics,
-        "modes": body.modes,
-    }
     items = predictor.precomputed(cadre_id, **query)
     if items is None:
         items = await run_in_threadpool(partial(predictor.recommend, cadre_id, **query))

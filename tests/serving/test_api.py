@@ -133,3 +133,35 @@ def test_batch_recommendations(client, fitted, tiny_city):
     r = client.post("/v1/recommendations/batch", json={"cadre_ids": [ids[0], "NOPE"]})
     assert r.status_code == 404 and "NOPE" in r.json()["error"]["message"]
     assert client.post("/v1/recommendations/batch", json={"cadre_ids": []}).status_code == 422
+
+
+def test_new_cadre_with_rank_and_category_gets_their_peers_choice(
+    client, fitted, trained, open_client
+):
+    from features.catalog import segment_of
+
+    body = {"k": 5, "rank": "正处", "category": "政法"}
+    answer = client.post("/v1/cadres/NEW-CADRE-1/recommendations", json=body)
+    assert answer.status_code == 200, answer.text
+    got = [i["course_id"] for i in answer.json()["items"]]
+    seg = segment_of("正处", "政法")[0]
+    peer = fitted.recommender.peer.score_segments(np.array([seg]))[0]
+    expected = [str(fitted.catalog.courses.ids_[j]) for j in np.argsort(-peer, kind="stable")[:5]]
+    assert got == expected  # the segment's peer list, best first
+    other = client.post(
+        "/v1/cadres/NEW-CADRE-1/recommendations",
+        json={**body, "rank": "科员", "category": "经济管理"},
+    ).json()["items"]
+    other_peer = fitted.recommender.peer.score_segments(segment_of("科员", "经济管理"))[0]
+    assert other[0]["course_id"] == str(fitted.catalog.courses.ids_[np.argmax(other_peer)])
+    online = client.post("/v1/cadres/NEW-CADRE-1/recommendations", json={**body, "modes": ["网络"]})
+    modes = fitted.catalog.course_info.set_index(fitted.catalog.courses.ids_)["mode"]
+    assert {modes[i["course_id"]] for i in online.json()["items"]} == {"网络"}
+    # without rank and category it is still an unknown cadre
+    assert client.post("/v1/cadres/NEW-CADRE-1/recommendations", json={"k": 5}).status_code == 404
+    # a unit key cannot vouch for a cadre the model does not know
+    _, artifacts = trained
+    unit = str(fitted.catalog.units.ids_[0])
+    unit_client = open_client(artifacts, role="unit", scope=unit)
+    refused = unit_client.post("/v1/cadres/NEW-CADRE-1/recommendations", json=body)
+    assert refused.status_code == 403
