@@ -123,3 +123,62 @@ def test_class_scopes(ctx, open_client):
     assert unit.post(url, json={}).status_code == 403
     assert own.post("/v1/rollcall", json={"class_id": cls["class_id"]}).status_code == 403
     assert ctx["org"].post("/v1/classes/NOPE/teachers", json={}).status_code == 404
+
+
+CLASS_CALLS = {
+    "teachers": lambda c, cls: c.post(f"/v1/classes/{cls}/teachers", json={"k": 1}),
+    "staff": lambda c, cls: c.post(f"/v1/classes/{cls}/staff", json={"k": 1}),
+    "plan": lambda c, cls: c.post("/v1/plans/teachers", json={"class_ids": [cls]}),
+    "rollcall": lambda c, cls: c.post("/v1/rollcall", json={"class_id": cls}),
+}
+# role -> endpoint -> (status for a class of the key's institution, for another institution's)
+CLASS_MATRIX = {
+    "org": {
+        "teachers": (200, 200),
+        "staff": (200, 200),
+        "plan": (200, 200),
+        "rollcall": (200, 200),
+    },
+    "institution": {
+        "teachers": (200, 403),
+        "staff": (200, 403),
+        "plan": (200, 403),
+        "rollcall": (403, 403),  # calling cadres to a class is the organisation department's
+    },
+    "unit": {
+        "teachers": (403, 403),
+        "staff": (403, 403),
+        "plan": (403, 403),
+        "rollcall": (403, 403),
+    },
+    "cadre": {
+        "teachers": (403, 403),
+        "staff": (403, 403),
+        "plan": (403, 403),
+        "rollcall": (403, 403),
+    },
+}
+
+
+@pytest.mark.parametrize("role", sorted(CLASS_MATRIX))
+@pytest.mark.parametrize("endpoint", sorted(CLASS_CALLS))
+def test_class_scope_matrix(ctx, open_client, role, endpoint):
+    classes = ctx["classes"]
+    mine = classes.iloc[0]
+    theirs = classes[classes["institution_id"] != mine["institution_id"]].iloc[0]
+    scope = {
+        "org": None,
+        "institution": mine["institution_id"],
+        "unit": str(ctx["fitted"].catalog.units.ids_[0]),
+        "cadre": str(ctx["fitted"].catalog.cadres.ids_[0]),
+    }[role]
+    client = ctx["org"] if role == "org" else open_client(ctx["art"], role, scope)
+    own = CLASS_CALLS[endpoint](client, mine["class_id"])
+    other = CLASS_CALLS[endpoint](client, theirs["class_id"])
+    assert (own.status_code, other.status_code) == CLASS_MATRIX[role][endpoint], (
+        own.text,
+        other.text,
+    )
+    for answer in (own, other):
+        if answer.status_code == 403:
+            assert answer.json()["error"]["code"] == "forbidden"
