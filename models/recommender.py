@@ -132,6 +132,10 @@ class TwoStageRecommender(BaseEstimator):
         matching a cadre's knowledge gaps) plug in here.
     ranker : LambdaRanker, optional
         The second stage (cloned before fitting). Default: ``LambdaRanker(random_state=...)``.
+    reference_retrievers : sequence of (str, retriever), optional
+        Retrievers fitted once on all interactions after the ranker, for comparison only (e.g.
+        an offline evaluation of "ALS alone"): they are in ``retrievers_`` but propose no
+        candidate and give no feature, so they cost one fit and nothing at serving time.
     n_candidates : int
         Items taken from each retriever per user; the union is topped up with popular items to
         at least this many (and at least ``N`` when serving).
@@ -153,6 +157,10 @@ class TwoStageRecommender(BaseEstimator):
     max_train_users : int or None
         Users (with held-out interactions) sampled per label split to build ranker training
         rows; bounds fit time and memory on large populations (``None`` = all).
+    negative_fraction : float
+        Share of each query's negative candidates (candidates that are not labels) kept as ranker
+        training rows, drawn at random; below 1 it trades a little ranking signal for a much
+        faster ranker fit when candidates are many and labels few.
     similarity_neighbors : int
         Neighbours kept per item in the similarity used by the ``similarity`` features.
     refit : bool
@@ -161,10 +169,17 @@ class TwoStageRecommender(BaseEstimator):
     random_state : int or None
         Seeds the label split, the default retrievers and the default ranker.
 
+    Retrievers with a true ``stage_aware`` attribute are fitted as ``fit(user_items,
+    stage=...)`` with ``stage`` ``"fit"`` on the label split's history and ``"recommend"`` on all
+    interactions, like :class:`FeatureContext.stage`: a source that depends on a date (courses of
+    the classes open after a cut-off, say) then sees the label cut-off while the ranker learns.
+
     Attributes
     ----------
     retrievers_ : dict of str to retriever
-        Fitted candidate sources used for serving.
+        Fitted candidate sources used for serving, then the reference retrievers.
+    reference_names_ : tuple of str
+        Names of the reference retrievers in ``retrievers_``.
     ranker_ : LambdaRanker
     feature_names_ : list of str
         Columns of the ranker's feature rows, in order.
@@ -181,6 +196,7 @@ class TwoStageRecommender(BaseEstimator):
         self,
         retrievers: Sequence[tuple[str, Any]] | None = None,
         ranker: LambdaRanker | None = None,
+        reference_retrievers: Sequence[tuple[str, Any]] | None = None,
         n_candidates: int = 100,
         feature_groups: Sequence[str] = FEATURE_GROUPS,
         extra_features: ExtraFeatures | None = None,
@@ -188,12 +204,14 @@ class TwoStageRecommender(BaseEstimator):
         label_fraction: float = 0.25,
         n_label_splits: int = 2,
         max_train_users: int | None = 20_000,
+        negative_fraction: float = 1.0,
         similarity_neighbors: int = 100,
         refit: bool = True,
         random_state: int | None = None,
     ):
         self.retrievers = retrievers
         self.ranker = ranker
+        self.reference_retrievers = reference_retrievers
         self.n_candidates = n_candidates
         self.feature_groups = feature_groups
         self.extra_features = extra_features
@@ -201,6 +219,7 @@ class TwoStageRecommender(BaseEstimator):
         self.label_fraction = label_fraction
         self.n_label_splits = n_label_splits
         self.max_train_users = max_train_users
+        self.negative_fraction = negative_fraction
         self.similarity_neighbors = similarity_neighbors
         self.refit = refit
         self.random_state = random_state
@@ -212,6 +231,7 @@ class TwoStageRecommender(BaseEstimator):
         *,
         timestamps=None,
         label_split=None,
+        label_allowed=None,
         extra_context: Any = None,
     ) -> TwoStageRecommender:
         """Fit retrievers on a history split, the ranker on its labels, then refit retrievers.
@@ -230,6 +250,9 @@ class TwoStageRecommender(BaseEstimator):
             ``label_fraction`` are labels (needs ``timestamps``); a pair ``(history, future)``
             — used as given. Default: ``"time"`` when ``timestamps`` are given, else
             ``"random"``. Choose the split that resembles how the model will be used.
+        label_allowed : array-like of bool, shape (n_items,), optional
+            Items that may be candidates while the ranker's training rows are built (e.g. only
+            the courses already published at the cut-off of a time split); default all.
         extra_context : Any, optional
             Passed to ``extra_features`` as ``context.extra``.
 
@@ -248,7 +271,8 @@ class TwoStageRecommender(BaseEstimator):
                     f"timestamps must have the shape of user_items {x.shape}, "
                     f"got {timestamps.shape}"
                 )
-        needs_time = [n for n, r in named if getattr(r, "requires_timestamps", False)]
+        references = self._references(named)
+        needs_time = [n for n, r in named + references if getattr(r, "requires_timestamps", False)]
         if needs_time and timestamps is None:
             raise ValueError(f"retrievers {needs_time} need timestamps; pass timestamps=")
         self.n_users_, self.n_items_ = x.shape
@@ -258,14 +282,35 @@ class TwoStageRecommender(BaseEstimator):
         parts_x, parts_y, parts_g = [], [], []
         summary = {"splits": len(splits), "queries": 0, "rows": 0, "positives": 0, "held_out": 0}
         stage = None
+        label_blocked = None
+        if label_allowed is not None:
+            label_blocked = ~np.asarray(label_allowed, dtype=bool).ravel()
+            if label_blocked.shape != (x.shape[1],):
+                raise ValueError(f"label_allowed must have shape ({x.shape[1]},)")
         for s, (hist, fut) in enumerate(splits):
-            stage = self._fit_stage(named, hist, timestamps)
+            stage = self._fit_stage(named, hist, timestamps, "fit")
             users = np.flatnonzero(np.diff(fut.indptr) > 0)
             if self.max_train_users is not None and len(users) > self.max_train_users:
                 users = np.sort(rng.choice(users, int(self.max_train_users), replace=False))
             for chunk in self._chunks(users):
                 rows = hist[chunk]
                 blocked = rows.toarray() > 0
+                if label_blocked is not None:
+                    blocked |= label_blocked[None, :]
+                future = fut[chunk]
+                found = {}
+
+                def select(pr, pi, future=future, found=found):
+                    # rows of queries with a positive: every positive, a share of the negatives
+                    labels = np.asarray(future[pr, pi]).ravel() > 0
+                    has_pos = np.bincount(pr, weights=labels, minlength=future.shape[0]) > 0
+                    keep = has_pos[pr]
+                    if self.negative_fraction < 1.0:
+                        keep &= labels | (rng.random_sample(len(pr)) < self.negative_fraction)
+                    found.update(labels=labels[keep], queries=int(has_pos.sum()))
+                    found["positives"] = int(labels.sum())
+                    return keep
+
                 pr, pi, feats = self._pair_features(
                     stage,
                     groups,
@@ -275,16 +320,14 @@ class TwoStageRecommender(BaseEstimator):
                     n_min=self.n_candidates,
                     stage_name="fit",
                     extra_context=extra_context,
+                    select=select,
                 )
-                labels = np.asarray(fut[chunk][pr, pi]).ravel() > 0
-                summary["held_out"] += int(fut[chunk].nnz)
-                has_pos = np.bincount(pr, weights=labels, minlength=len(chunk)) > 0
-                keep = has_pos[pr]
-                parts_x.append(feats[keep].astype(np.float32))
-                parts_y.append(labels[keep].astype(np.int64))
-                parts_g.append(s * self.n_users_ + chunk[pr[keep]])
-                summary["queries"] += int(has_pos.sum())
-                summary["positives"] += int(labels.sum())
+                summary["held_out"] += int(future.nnz)
+                parts_x.append(feats.astype(np.float32))
+                parts_y.append(found["labels"].astype(np.int64))
+                parts_g.append(s * self.n_users_ + chunk[pr])
+                summary["queries"] += found["queries"]
+                summary["positives"] += found["positives"]
         y = np.concatenate(parts_y) if parts_y else np.empty(0, np.int64)
         if not y.sum():
             raise ValueError(
@@ -303,8 +346,10 @@ class TwoStageRecommender(BaseEstimator):
             feature_names=self.feature_names_,
         )
         if self.refit or stage is None:
-            stage = self._fit_stage(named, x, timestamps)
-        self.retrievers_ = stage.retrievers
+            stage = self._fit_stage(named, x, timestamps, "recommend")
+        fitted_refs = self._fit_stage(references, x, timestamps, "recommend", features=False)
+        self.retrievers_ = {**stage.retrievers, **fitted_refs.retrievers}
+        self.reference_names_ = tuple(fitted_refs.retrievers)
         self.user_items_ = x
         self.visible_ = stage.visible
         self.item_popularity_ = stage.popularity
@@ -523,21 +568,38 @@ class TwoStageRecommender(BaseEstimator):
         future = position >= (counts - n_future)[coo.row]
         return [_split_by_mask(x, future)]
 
+    def _references(self, named: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        refs = [(str(n), clone(r)) for n, r in (self.reference_retrievers or ())]
+        names = [n for n, _ in named] + [n for n, _ in refs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"retriever and reference retriever names must be unique: {names}")
+        return refs
+
     def _fit_stage(
-        self, named: list[tuple[str, Any]], visible: sp.csr_matrix, timestamps
+        self,
+        named: list[tuple[str, Any]],
+        visible: sp.csr_matrix,
+        timestamps,
+        stage_name: str,
+        features: bool = True,
     ) -> _Stage:
         retrievers = {}
         for n, r in named:
+            kwargs: dict[str, Any] = {}
             if getattr(r, "requires_timestamps", False):
-                retrievers[n] = clone(r).fit(visible, timestamps=timestamps)
-            else:
-                retrievers[n] = clone(r).fit(visible)
+                kwargs["timestamps"] = timestamps
+            if getattr(r, "stage_aware", False):
+                kwargs["stage"] = stage_name
+            retrievers[n] = clone(r).fit(visible, **kwargs)
         counts = np.diff(visible.tocsc().indptr).astype(np.float64)
         popularity = counts / max(counts.mean(), 1e-12)
         active = np.diff(visible.indptr)
-        similarity = cosine_item_similarity(
-            visible, shrink=10.0, n_neighbors=self.similarity_neighbors
-        ).tocsc()  # column slices of candidates are what _history_similarity reads
+        if features and "similarity" in self._check_params():
+            similarity = cosine_item_similarity(
+                visible, shrink=10.0, n_neighbors=self.similarity_neighbors
+            ).tocsc()  # column slices of candidates are what _history_similarity reads
+        else:  # not a feature of this ranker: skip the item-item product
+            similarity = sp.csc_matrix((visible.shape[1], visible.shape[1]))
         return _Stage(
             retrievers=retrievers,
             visible=visible,
@@ -549,8 +611,9 @@ class TwoStageRecommender(BaseEstimator):
         )
 
     def _serving_stage(self) -> _Stage:
+        references = getattr(self, "reference_names_", ())
         return _Stage(
-            retrievers=self.retrievers_,
+            retrievers={n: r for n, r in self.retrievers_.items() if n not in references},
             visible=self.visible_,
             popularity=self.item_popularity_,
             popularity_order=self.popularity_order_,
@@ -603,8 +666,13 @@ class TwoStageRecommender(BaseEstimator):
         stage_name: str,
         extra_context: Any,
         pairs: tuple[np.ndarray, np.ndarray] | None = None,
+        select: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Candidate (row, item) pairs of a batch and their feature rows (sorted by row)."""
+        """Candidate (row, item) pairs of a batch and their feature rows (sorted by row).
+
+        ``select(pr, pi) -> mask`` keeps only some candidate pairs before their features are
+        computed (the fit uses it to drop queries without a label and sample negatives).
+        """
         n, n_items = blocked.shape
         allowed = ~blocked
         n_allowed = allowed.sum(axis=1)
@@ -632,6 +700,9 @@ class TwoStageRecommender(BaseEstimator):
             pr, pi = np.nonzero(cand)
         else:
             pr, pi = pairs
+        if select is not None:
+            keep = np.asarray(select(pr, pi), dtype=bool)
+            pr, pi = pr[keep], pi[keep]
         cols: list[np.ndarray] = []
         if "retrieval" in groups:
             for name, s in scores.items():

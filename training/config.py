@@ -44,10 +44,23 @@ class RecommenderConfig(BaseModel):
     k: int = Field(10, ge=1, description="list length evaluated offline")
     n_candidates: int = Field(50, ge=10, description="candidates per retriever per cadre")
     ease_l2: float = Field(300.0, gt=0, description="EASE ridge penalty")
-    als_factors: int = Field(32, ge=2, description="ALS latent factors")
-    max_train_users: int = Field(4000, ge=100, description="cadres sampled to train the ranker")
+    als_factors: int = Field(32, ge=2, description="ALS latent factors (the offline baseline)")
+    max_train_users: int = Field(20_000, ge=100, description="cadres sampled to train the ranker")
+    label_months: int = Field(
+        6, ge=1, le=24, description="the ranker learns the self-chosen courses of these last months"
+    )
+    schedule_months: int = Field(
+        3, ge=1, le=12, description="months of the published class calendar read after a cut-off"
+    )
+    recent_days: int = Field(90, ge=7, description="window of the recent (trending) popularity")
+    negative_fraction: float = Field(
+        0.15, gt=0, le=1, description="share of negative candidates kept to train the ranker"
+    )
     ranker_objective: str = Field("rank_xendcg", description="lambdarank or rank_xendcg (faster)")
-    ranker_estimators: int = Field(150, ge=10, description="boosting rounds of the ranker")
+    ranker_estimators: int = Field(100, ge=10, description="boosting rounds of the ranker")
+    ranker_leaves: int = Field(31, ge=2, description="leaves per tree of the ranker")
+    ranker_min_child: int = Field(50, ge=1, description="minimum rows in a leaf of the ranker")
+    ranker_learning_rate: float = Field(0.1, gt=0, description="shrinkage of the ranker's trees")
 
 
 class TrainConfig(BaseModel):

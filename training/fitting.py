@@ -20,7 +20,15 @@ from features.exposure import (
     topic_hours_at,
 )
 from features.vocab import Vocabulary
-from models.course_sources import PAIR_FEATURES, CoursePairFeatures, GapRetriever
+from models.course_sources import (
+    PAIR_FEATURES,
+    ClassSchedule,
+    CoursePairFeatures,
+    GapRetriever,
+    ScheduleRetriever,
+    StageView,
+    recent_shares,
+)
 from models.diagnosis import LogisticDiagnosis
 from models.knowledge import ExposureReserve
 from models.layout import topic_year_hours, unit_reserve
@@ -370,6 +378,81 @@ def cadre_gaps(cat: Catalog, reserve: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, targets - reserve).astype(np.float32)
 
 
+def _reserve_before(
+    knowledge: KnowledgeState,
+    enrollments: pd.DataFrame,
+    cat: Catalog,
+    cutoff: pd.Timestamp,
+    asof: pd.Timestamp,
+    half_life_days: float,
+) -> np.ndarray:
+    """The reserve at ``asof`` without the training that started on or after ``cutoff``.
+
+    The ranker learns which courses cadres chose after its label cut-off; the reserve fitted at
+    ``asof`` already holds what those courses taught, so the gaps they covered look closed. The
+    exposure they added is taken back out (by the model's learned exposure effect, or, for a
+    model without one, by its prior where answers do not pin the cell down).
+    """
+    before = decayed_topic_hours(
+        enrollments[enrollments["enrolled_on"] < cutoff],
+        cat.course_topics,
+        cat.cadres,
+        cat.courses,
+        asof,
+        half_life_days,
+    )
+    delta = exposure_logit(knowledge.exposure, knowledge.hours) - exposure_logit(
+        knowledge.exposure, before
+    )
+    coef = np.asarray(getattr(knowledge.model, "covariate_coef_", ()), dtype=float)
+    shift = delta * coef[0] if len(coef) else delta * (1.0 - knowledge.confidence)
+    r = np.clip(knowledge.reserve.astype(float), 1e-4, 1 - 1e-4)
+    return 1.0 / (1.0 + np.exp(shift - np.log(r / (1.0 - r))))
+
+
+def _class_schedule(tables: dict[str, pd.DataFrame], cat: Catalog) -> ClassSchedule:
+    """Elective and online classes (the published calendar) with their courses."""
+    classes = tables.get("classes")
+    sessions = tables.get("class_sessions")
+    if classes is None or sessions is None:
+        empty = np.zeros(0, "datetime64[D]")
+        none = sp.csr_matrix((0, len(cat.courses)))
+        return ClassSchedule(empty, empty, np.zeros((0, len(RANKS)), bool), none)
+    return ClassSchedule.from_tables(classes, sessions, cat.courses.ids_, RANKS)
+
+
+def _stage_view(
+    enrollments: pd.DataFrame,
+    cat: Catalog,
+    gaps: np.ndarray,
+    schedule: ClassSchedule,
+    segments: np.ndarray,
+    birth_year: np.ndarray,
+    at: pd.Timestamp,
+    rc,
+) -> StageView:
+    """Everything the pair features read as of the cut-off ``at``."""
+    by_rank, any_rank = schedule.shares(at, rc.schedule_months)
+    now, _ = schedule.shares(at, 1)
+    e = enrollments
+    window = e[
+        (e["enrolled_on"] < at) & (e["enrolled_on"] >= at - pd.Timedelta(days=rc.recent_days))
+    ]
+    recent, recent_segment = recent_shares(
+        interaction_matrix(window, cat.cadres, cat.courses), segments
+    )
+    return StageView(
+        gaps=gaps,
+        published_days=(at - cat.course_info["published_on"]).dt.days.to_numpy(float),
+        cadre_age=at.year - birth_year,
+        class_rank_share=by_rank,
+        class_rank_now=now,
+        class_any_share=any_rank,
+        recent_share=recent,
+        recent_segment_share=recent_segment,
+    )
+
+
 def fit_recommender(
     tables: dict[str, pd.DataFrame],
     cat: Catalog,
@@ -378,56 +461,84 @@ def fit_recommender(
     asof: pd.Timestamp,
     config: TrainConfig,
 ) -> RecommenderState:
-    """Two-stage course recommender: ALS/EASE/kNN/gap/peer retrieval + LambdaRank on pair features.
+    """Two-stage course recommender: EASE/gap/peer/class-schedule retrieval + LambdaRank.
 
-    The ranker learns from each cadre's latest self-chosen courses (a time split inside the
-    training window), which is how it is used: what will this cadre choose next.
+    The ranker learns what the offline evaluation asks: the courses cadres chose themselves in
+    the last ``label_months`` before ``asof`` (new to them), from candidates and features as of
+    the start of that window (retrievers fitted on the history before it, gaps without the
+    window's training, the class calendar and recent popularity as of then). ALS is fitted once
+    on everything as a reference (the "ALS alone" baseline), not used by the ranker.
     """
     rc = config.recommender
     e = tables["enrollments"]
     e = e[e["enrolled_on"] < asof]
     seen = interaction_matrix(e, cat.cadres, cat.courses)
     segments = np.maximum(cat.cadre_info["segment"].to_numpy(), 0)
+    ranks = segments // len(CATEGORIES)
     peer = PeerPopularity(global_weight=rc.global_weight).fit(seen, segments)
-    ci, ki = cat.cadres.index(e["cadre_id"]), cat.courses.index(e["course_id"])
-    ok = (ci >= 0) & (ki >= 0)
-    days = (e["enrolled_on"] - pd.Timestamp("2000-01-01")).dt.days.to_numpy(float)
-    stamps = pd.DataFrame({"c": ci[ok], "k": ki[ok], "t": days[ok]}).groupby(["c", "k"])["t"].max()
-    timestamps = sp.csr_matrix(
-        (
-            stamps.to_numpy() + 1.0,
-            (stamps.index.get_level_values(0), stamps.index.get_level_values(1)),
-        ),
-        shape=seen.shape,
-    )
-    gaps = cadre_gaps(cat, knowledge.reserve)
     info = cat.course_info
+
+    # ranker labels: self-chosen courses of the last label_months, not taken before them
+    cutoff = asof - pd.DateOffset(months=rc.label_months)
+    history = interaction_matrix(e, cat.cadres, cat.courses, asof=cutoff)
+    chosen = interaction_matrix(
+        e[(e["enrolled_on"] >= cutoff) & (e["source"] == "self")], cat.cadres, cat.courses
+    )
+    chosen = sp.csr_matrix(chosen - chosen.multiply(history > 0))
+    chosen.eliminate_zeros()
+    if chosen.nnz:
+        label_split = (history, chosen)
+        label_allowed = (info["published_on"] < cutoff).to_numpy()
+    else:  # no self-chosen course in the window (a short history): random held-out labels
+        cutoff, label_split, label_allowed = asof, "random", None
+
+    gaps = cadre_gaps(cat, knowledge.reserve)
+    fit_gaps = cadre_gaps(
+        cat, _reserve_before(knowledge, e, cat, cutoff, asof, config.knowledge.half_life_days)
+    )
+    schedule = _class_schedule(tables, cat)
+    cadres = tables["cadres"]
+    born = pd.to_numeric(cadres["birth_year"], errors="coerce").to_numpy(float)
+    ci = cat.cadres.index(cadres["cadre_id"])
+    birth_year = np.full(len(cat.cadres), np.nan)
+    birth_year[ci[ci >= 0]] = born[ci >= 0]
+    views = {
+        stage: _stage_view(e, cat, g, schedule, segments, birth_year, at, rc)
+        for stage, g, at in (("fit", fit_gaps, cutoff), ("recommend", gaps, asof))
+    }
     features = CoursePairFeatures(
-        gaps=gaps,
+        views=views,
         course_topics=cat.course_topics,
         quality=quality.course.quality_,
         quality_confidence=quality.course.confidence(),
         segments=segments,
+        ranks=ranks,
         modes=pd.Index(MODES).get_indexer(info["mode"]).clip(min=0),
         hours=info["hours"].to_numpy(float),
         levels=info["level"].to_numpy(float),
-        published_days=(asof - info["published_on"]).dt.days.to_numpy(float),
     )
     retrievers = [
         ("ease", EASERetriever(l2=rc.ease_l2)),
-        (
-            "als",
-            ALSRetriever(
-                factors=rc.als_factors, regularization=0.1, alpha=5.0, random_state=config.seed
-            ),
-        ),
-        ("gap", GapRetriever(gaps, cat.course_topics)),
+        ("gap", GapRetriever(gaps, cat.course_topics, fit_gaps=fit_gaps)),
         ("peer", SegmentPopularityRetriever(segments, rc.global_weight)),
         ("popularity", PopularityRetriever()),
+        (
+            "classes",
+            ScheduleRetriever(
+                {s: v.class_rank_share for s, v in views.items()},
+                {s: v.class_any_share for s, v in views.items()},
+                ranks,
+            ),
+        ),
     ]
+    als = ALSRetriever(
+        factors=rc.als_factors, regularization=0.1, alpha=5.0, random_state=config.seed
+    )
     ranker = LambdaRanker(
         n_estimators=rc.ranker_estimators,
-        learning_rate=0.08,
+        learning_rate=rc.ranker_learning_rate,
+        num_leaves=rc.ranker_leaves,
+        min_child_samples=rc.ranker_min_child,
         objective=rc.ranker_objective,
         n_jobs=1,  # OpenMP threads spin on a busy machine; one thread is faster and steadier
         random_state=config.seed,
@@ -435,12 +546,15 @@ def fit_recommender(
     model = TwoStageRecommender(
         retrievers=retrievers,
         ranker=ranker,
+        reference_retrievers=[("als", als)],
         n_candidates=rc.n_candidates,
+        feature_groups=("retrieval", "popularity", "activity", "extra"),
         extra_features=features,
         extra_feature_names=PAIR_FEATURES,
         max_train_users=rc.max_train_users,
+        negative_fraction=rc.negative_fraction,
         random_state=config.seed,
-    ).fit(seen, timestamps=timestamps, label_split="time")
+    ).fit(seen, label_split=label_split, label_allowed=label_allowed)
     return RecommenderState(model=model, peer=peer, seen=seen)
 
 

@@ -370,3 +370,50 @@ def test_explicit_label_split_and_bad_parameters(simulation):
         capped.recommend([-1], train[[0]])
     with pytest.raises(ValueError, match="extra_feature_names"):
         small_two_stage(extra_features=lambda u, i, c: np.zeros(len(u))).fit(train)
+
+
+class StageProbe(PopularityRetriever):
+    """A popularity retriever that records the stage it is fitted for."""
+
+    stage_aware = True
+    stages: list = []
+
+    def fit(self, user_items, stage="recommend"):
+        StageProbe.stages.append(stage)
+        return super().fit(user_items)
+
+
+def test_reference_and_stage_aware_retrievers(simulation):
+    train, test, _ = simulation
+    StageProbe.stages = []
+    model = small_two_stage(
+        retrievers=[("ease", EASERetriever(l2=20.0)), ("probe", StageProbe())],
+        reference_retrievers=[("als", ALSRetriever(factors=8, iterations=8, random_state=0))],
+    ).fit(train + test, label_split=(train, test))
+    assert StageProbe.stages == ["fit", "recommend"]
+    # the reference is fitted on everything and kept, but proposes and describes nothing
+    assert set(model.retrievers_) == {"ease", "probe", "als"}
+    assert model.reference_names_ == ("als",)
+    assert not any(n.startswith("als") for n in model.feature_names_)
+    assert model.retrievers_["als"].user_items_.nnz == (train + test).nnz
+    ids, _ = model.recommend(np.arange(5), train[:5], N=5)
+    assert (ids >= 0).all()
+    with pytest.raises(ValueError, match="unique"):
+        small_two_stage(reference_retrievers=[("ease", EASERetriever())]).fit(train)
+
+
+def test_negative_sampling_and_label_allowed(simulation):
+    train, test, _ = simulation
+    full = small_two_stage().fit(train + test, label_split=(train, test))
+    sampled = small_two_stage(negative_fraction=0.2).fit(train + test, label_split=(train, test))
+    a, b = full.train_summary_, sampled.train_summary_
+    assert b["positives"] == a["positives"] and b["queries"] == a["queries"]
+    assert b["rows"] < 0.5 * a["rows"]
+    assert ndcg(sampled, train, test) >= 0.25
+    # items outside label_allowed are never training candidates, so never labels either
+    allowed = np.ones(train.shape[1], bool)
+    allowed[np.unique(test.indices)[:10]] = False
+    limited = small_two_stage().fit(train + test, label_split=(train, test), label_allowed=allowed)
+    assert limited.train_summary_["positives"] < a["positives"]
+    with pytest.raises(ValueError, match="label_allowed"):
+        small_two_stage().fit(train, label_allowed=np.ones(3, bool))
