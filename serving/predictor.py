@@ -257,23 +257,7 @@ class Predictor:
             -np.inf,
         )
         ids, best = top_k(scores[None, :], k)
-        peers = self._peers_choose(seg)
-        out = []
-        for course, score in zip(ids[0].tolist(), best[0].tolist(), strict=True):
-            if course < 0 or not np.isfinite(score):
-                break
-            reasons = ["同岗位干部常选"] if peers[course] else ["热门课程"]
-            if self._rating_reason[course] is not None:
-                reasons.append(self._rating_reason[course])
-            out.append(
-                Recommendation(
-                    course_id=self._course_ids[course],
-                    title=self._course_titles[course],
-                    score=round(score, 6),
-                    reasons=reasons,
-                )
-            )
-        return out
+        return self._items(seg, ids[0], best[0], gap_topics=set())
 
     def _explain(
         self, idx: int, seg: int, ids: np.ndarray, best: np.ndarray
@@ -284,7 +268,12 @@ class Predictor:
         # the 3 largest positive gaps; in Python, not np.argsort, which releases the GIL even
         # for 12 numbers and so makes the event loop queue behind the other threads to get it back
         order = sorted(range(len(gaps)), key=lambda j: -gaps[j] if gaps[j] == gaps[j] else 1.0)
-        gap_topics = {j for j in order[:3] if gaps[j] > 0}
+        return self._items(seg, ids, best, {j for j in order[:3] if gaps[j] > 0})
+
+    def _items(
+        self, seg: int, ids: np.ndarray, best: np.ndarray, gap_topics: set[int]
+    ) -> list[Recommendation]:
+        """Listed courses (up to the first ``-1`` pad) with reasons: gap, peers, rating."""
         peers = self._peers_choose(seg)
         out = []
         for course, score in zip(ids.tolist(), best.tolist(), strict=True):
