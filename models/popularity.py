@@ -74,10 +74,14 @@ class PeerPopularity(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``N`` items for each user, in the ``implicit`` batch shape ``(ids, scores)``.
 
-        ``user_items`` holds the rows of the requested users (what each has already taken).
+        ``user_items`` holds the rows of the requested users (what each has already taken). Users
+        unknown at fit time (ids beyond the fitted ones) get the overall popularity.
         """
         check_is_fitted(self)
         userids = np.atleast_1d(np.asarray(userids, dtype=np.int64))
-        scores = self.score_segments(self.user_segments_[userids])
+        known = (userids >= 0) & (userids < len(self.user_segments_))
+        segments = np.full(len(userids), -1, np.int64)
+        segments[known] = self.user_segments_[userids[known]]
+        scores = self.score_segments(segments)
         exclude = sp.csr_matrix(user_items) if filter_already_liked_items else None
         return top_k(scores, N, exclude)

@@ -1,4 +1,4 @@
-"""Teacher/staff matchers, the plan solvers, and the ranker contract shared by every ranker."""
+"""Teacher/staff matchers and the plan solvers (their ranker contract: test_ranker_contract.py)."""
 
 import itertools
 
@@ -18,8 +18,7 @@ from features.cohort import (
 )
 from features.synthetic import true_staff_rating, true_teacher_rating
 from models.assignment import REASONS, plan_staff, plan_teachers
-from models.matching import Ranked, StaffMatcher, TeacherMatcher, rater_leniency
-from models.rollcall import ClassRequest, RollcallRanker
+from models.matching import StaffMatcher, TeacherMatcher, rater_leniency
 from training.config import TrainConfig
 from training.fitting import fit_all
 
@@ -45,92 +44,7 @@ def staff_model(split):
     return StaffMatcher(random_state=0).fit(train, reserve, T)
 
 
-@pytest.fixture(scope="module")
-def rollcall_model(split):
-    T, train, reserve = split
-    return RollcallRanker(random_state=0).fit(train, reserve, T)
-
-
-# --- one contract for every ranker ----------------------------------------------------------------
-
 COHORT = {"cohort_size": 30.0, "rank_mean": 2.0, "rank_sd": 0.5}
-
-
-def _rank_teachers(model, k):
-    return model.rank(["TP01", "TP03", "TP07"], COHORT, k=k)
-
-
-def _rank_staff(model, k):
-    cohorts = pd.DataFrame([COHORT, {**COHORT, "rank_mean": 4.0}])
-    return model.rank(cohorts, pd.DataFrame([{"TP03": 1.0}, {"TP05": 0.5, "TP01": 0.5}]), k=k)
-
-
-def _rank_rollcall(model, k):
-    requests = [
-        ClassRequest({"TP03": 0.7, "TP05": 0.3}, ("副科", "正科"), capacity=10),
-        ClassRequest({"TP01": 1.0}, ("副处",), capacity=5, max_recent_hours=80.0),
-    ]
-    return model.rank(requests, k=k)
-
-
-RANKERS = {
-    "teacher": ("teacher_model", _rank_teachers),
-    "staff": ("staff_model", _rank_staff),
-    "rollcall": ("rollcall_model", _rank_rollcall),
-}
-
-
-@pytest.fixture(params=sorted(RANKERS))
-def ranker(request):
-    fixture, call = RANKERS[request.param]
-    return request.getfixturevalue(fixture), call
-
-
-def test_batch_shape_and_order(ranker):
-    model, call = ranker
-    out = call(model, 5)
-    assert isinstance(out, Ranked)
-    assert out.ids.shape == out.scores.shape and out.ids.shape[1] == 5
-    assert out.ids.dtype == np.int64
-    real = out.ids >= 0
-    assert (np.diff(np.where(real, out.scores, -1e9), axis=1) <= 1e-12).all()
-    assert len(out.reasons) == out.ids.shape[0]
-    for q in range(out.ids.shape[0]):
-        for j in range(out.ids.shape[1]):
-            assert bool(out.reasons[q][j]) == bool(real[q, j])
-            assert all(isinstance(r, str) and r for r in out.reasons[q][j])
-    labels = out.labels()
-    assert (labels[real] == out.vocabulary.lookup(out.ids[real])).all()
-
-
-def test_long_lists_are_padded(ranker):
-    model, call = ranker
-    out = call(model, 100_000)
-    pad = out.ids < 0
-    assert np.isneginf(out.scores[pad]).all() and np.isfinite(out.scores[~pad]).all()
-    for row in out.ids:  # no item twice, padding only at the end
-        real = row[row >= 0]
-        assert len(set(real.tolist())) == len(real)
-        assert (row[len(real) :] == -1).all()
-
-
-def test_deterministic(ranker, split):
-    model, call = ranker
-    T, train, reserve = split
-    again = type(model)(**model.get_params()).fit(train, reserve, T)
-    a, b = call(model, 5), call(again, 5)
-    assert np.array_equal(a.ids, b.ids) and np.allclose(a.scores, b.scores, equal_nan=True)
-
-
-def test_unfitted_models_refuse_to_rank():
-    from sklearn.exceptions import NotFittedError
-
-    with pytest.raises(NotFittedError):
-        TeacherMatcher().rank(["TP01"], COHORT)
-    with pytest.raises(NotFittedError):
-        StaffMatcher().rank(COHORT)
-    with pytest.raises(NotFittedError):
-        RollcallRanker().rank(ClassRequest({"TP01": 1.0}))
 
 
 # --- teacher matcher -----------------------------------------------------------------------------

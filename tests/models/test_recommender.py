@@ -14,27 +14,8 @@ from models.retrieval import (
     PopularityRetriever,
     SegmentPopularityRetriever,
 )
+from tests.models.toy_data import checkerboard, order_stamps
 from training.metrics import ranking_metrics
-
-
-def checkerboard(n_users: int = 20, n_items: int = 12) -> sp.csr_matrix:
-    """Even users like even items, odd users odd items; some own-parity items left unseen."""
-    rows, cols = [], []
-    for u in range(n_users):
-        for i in range(u % 2, n_items, 2):
-            if (u + i) % 3:
-                rows.append(u)
-                cols.append(i)
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, n_items))
-
-
-def order_stamps(user_items: sp.csr_matrix) -> sp.csr_matrix:
-    """A timestamp per interaction: its position in the row (1-based, so it is stored)."""
-    ts = sp.csr_matrix(user_items, dtype=float, copy=True)
-    for u in range(ts.shape[0]):
-        lo, hi = ts.indptr[u], ts.indptr[u + 1]
-        ts.data[lo:hi] = np.arange(1, hi - lo + 1)
-    return ts
 
 
 def simulate(n_users=240, n_items=80, n_clusters=4, per_user=16, seed=0):
@@ -89,70 +70,6 @@ def small_two_stage(**kw):
     return TwoStageRecommender(**params)
 
 
-RETRIEVERS = {
-    "als": lambda: ALSRetriever(factors=8, regularization=0.01, iterations=15, random_state=23),
-    "ease": lambda: EASERetriever(l2=1.0),
-    "knn": lambda: ItemKNNRetriever(n_neighbors=6, shrink=0.0),
-    "covisit": lambda: CoVisitRetriever(window=2),
-    "segment": lambda: SegmentPopularityRetriever(segments=np.arange(20) % 2, global_weight=1.0),
-}
-
-
-@pytest.fixture(scope="module")
-def checker_models():
-    ui = checkerboard()
-    models = {name: make().fit(ui) for name, make in RETRIEVERS.items() if name != "covisit"}
-    models["covisit"] = RETRIEVERS["covisit"]().fit(ui, timestamps=order_stamps(ui))
-    models["popularity"] = PopularityRetriever().fit(ui)
-    models["two_stage"] = TwoStageRecommender(
-        retrievers=[("ease", EASERetriever(l2=1.0)), ("popularity", PopularityRetriever())],
-        ranker=LambdaRanker(n_estimators=20, min_child_samples=2, random_state=0),
-        n_candidates=6,
-        random_state=0,
-    ).fit(ui)
-    return ui, models
-
-
-ALL = [*RETRIEVERS, "popularity", "two_stage"]
-
-
-# ---------------------------------------------------------------- the batch contract
-@pytest.mark.parametrize("name", ALL)
-def test_batch_shape_and_order(checker_models, name):
-    ui, models = checker_models
-    users = np.array([0, 3, 5])
-    ids, scores = models[name].recommend(users, ui[users], N=4)
-    assert ids.shape == scores.shape == (3, 4)
-    assert ids.dtype.kind == "i"
-    assert (np.diff(scores, axis=1) <= 1e-12).all()
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_never_returns_seen_items(checker_models, name):
-    ui, models = checker_models
-    users = np.arange(ui.shape[0])
-    ids, _ = models[name].recommend(users, ui, N=ui.shape[1])
-    for u in users:
-        assert set(ids[u][ids[u] >= 0].tolist()).isdisjoint(ui[u].indices.tolist())
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_short_lists_are_padded(checker_models, name):
-    ui, models = checker_models
-    ids, scores = models[name].recommend(np.array([0]), ui[[0]], N=ui.shape[1])
-    n_free = ui.shape[1] - ui[0].nnz
-    assert (ids[0, :n_free] >= 0).all()
-    assert (ids[0, n_free:] == -1).all() and np.isneginf(scores[0, n_free:]).all()
-
-
-@pytest.mark.parametrize("name", [*RETRIEVERS, "two_stage"])
-def test_learns_the_checkerboard(checker_models, name):
-    ui, models = checker_models
-    users = np.arange(ui.shape[0])
-    ids, _ = models[name].recommend(users, ui, N=1)
-    assert (ids[:, 0] % 2 == users % 2).mean() >= 0.9
-
-
 def test_ease_matches_the_closed_form():
     rng = np.random.default_rng(1)
     x = (rng.random((30, 7)) < 0.4).astype(float)
@@ -171,7 +88,7 @@ def test_unknown_users_are_scored_from_their_rows():
     for model in (EASERetriever(l2=1.0).fit(ui), ItemKNNRetriever(n_neighbors=6).fit(ui)):
         ids, _ = model.recommend([ui.shape[0] + 5], fresh, N=2)
         assert sorted(ids[0].tolist()) == [5, 11]  # the two odd items user 1 has not seen
-    als = RETRIEVERS["als"]().fit(ui)
+    als = ALSRetriever(factors=8, regularization=0.01, iterations=15, random_state=23).fit(ui)
     solved = als.score([ui.shape[0] + 5], fresh)[0]
     assert np.corrcoef(solved, als.score([1])[0])[0, 1] > 0.95
     assert not als.score([ui.shape[0] + 5]).any()  # no row, no signal
