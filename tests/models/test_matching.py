@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import features.split
 from features.cohort import (
-    ReserveMatrix,
     class_cohorts,
     class_slots,
     class_topic_weights,
@@ -19,17 +17,6 @@ from features.cohort import (
 from features.synthetic import true_staff_rating, true_teacher_rating
 from models.assignment import REASONS, plan_staff, plan_teachers
 from models.matching import StaffMatcher, TeacherMatcher, rater_leniency
-from training.config import TrainConfig
-from training.fitting import fit_all
-
-
-@pytest.fixture(scope="module")
-def split(tiny_city):
-    T = pd.Timestamp(tiny_city.truth["params"]["split_date"])
-    train = features.split.before(tiny_city.tables, T)
-    fitted = fit_all(train, T, TrainConfig())
-    reserve = ReserveMatrix(fitted.knowledge.reserve, fitted.catalog.cadres, fitted.catalog.topics)
-    return T, train, reserve
 
 
 @pytest.fixture(scope="module")

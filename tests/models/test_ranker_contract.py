@@ -17,8 +17,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-import features.split
-from features.cohort import ReserveMatrix
 from models.matching import Ranked, StaffMatcher, TeacherMatcher
 from models.popularity import PeerPopularity
 from models.ranker import LambdaRanker
@@ -33,8 +31,6 @@ from models.retrieval import (
 )
 from models.rollcall import ClassRequest, RollcallRanker
 from tests.models.toy_data import checkerboard, order_stamps
-from training.config import TrainConfig
-from training.fitting import fit_all
 
 # --- user -> items --------------------------------------------------------------------------------
 
@@ -142,15 +138,6 @@ def test_unfitted_user_item_rankers_refuse(name):
 # --- slot -> people -------------------------------------------------------------------------------
 
 COHORT = {"cohort_size": 30.0, "rank_mean": 2.0, "rank_sd": 0.5}
-
-
-@pytest.fixture(scope="module")
-def split(tiny_city):
-    T = pd.Timestamp(tiny_city.truth["params"]["split_date"])
-    train = features.split.before(tiny_city.tables, T)
-    fitted = fit_all(train, T, TrainConfig())
-    reserve = ReserveMatrix(fitted.knowledge.reserve, fitted.catalog.cadres, fitted.catalog.topics)
-    return T, train, reserve
 
 
 def _rank_teachers(model, k):
