@@ -41,7 +41,10 @@ from features.cohort import (
     class_members,
     class_slots,
     class_topic_weights,
+    learning_speed,
+    prepost_gains,
     rank_levels,
+    speed_prior,
 )
 from features.contracts import RANKS
 from features.synthetic import (
@@ -67,6 +70,16 @@ from training.fitting import fit_all
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"teacher": 0.97, "staff": 0.97, "rollcall": 0.95}
+#: Rosters of the rollcall table: the model, its ablation, baselines and the oracles / ceilings.
+ROLLCALL_ROWS = (
+    "model",
+    "model_without_learning_speed",
+    "random",
+    "oracle_without_learning_rate",
+    "oracle_mastery_x_best_rate_from_prepost_exams",
+    "oracle_learning_rate_where_prepost_exams",
+    "oracle",
+)
 
 
 def timed(fn, *args, **kwargs):
@@ -329,9 +342,30 @@ def roster_violations(roster: pd.DataFrame, req: ClassRequest) -> int:
     return bad
 
 
-def rollcall_bench(city, rr: RollcallRanker, T, n_requests: int, seed: int) -> dict:
+def evidence_ceilings(gain: TrueGain, rr: RollcallRanker, train) -> tuple[set, pd.Series]:
+    """What pre/post exams can reveal of each cadre's learning rate, calibrated on the truth.
+
+    Returns the cadres with pre/post exams before the split, and the best linear prediction of
+    each cadre's learning rate (relative to the median) from their shrunk evidence — fitted on
+    the true rates, so no model using this evidence can rank learning rates better.
+    """
+    evidence = set(prepost_gains(train)["cadre_id"])
+    st = rr.state_
+    ids = rr.cadres_.ids_
+    speed = learning_speed(st.past_gain, st.n_past_gains, speed_prior(prepost_gains(train)))
+    log_lr = np.log(pd.Series(gain.lr, index=gain.ids).reindex(ids).to_numpy())
+    has = st.n_past_gains > 0
+    X = np.column_stack([np.ones(len(ids)), has, np.log(speed), st.past_gain * has])
+    beta, *_ = np.linalg.lstsq(X, log_lr, rcond=None)
+    return evidence, pd.Series(np.exp(X @ beta) / gain.median_lr, index=ids)
+
+
+def rollcall_bench(
+    city, rr: RollcallRanker, T, n_requests: int, seed: int, ablation: RollcallRanker | None = None
+) -> dict:
     t, truth = city.tables, city.truth
     gain = TrueGain(truth)
+    evidence, posterior = evidence_ceilings(gain, rr, features.split.before(t, T))
     rng = np.random.default_rng(seed)
     cl = t["classes"]
     test = cl[(cl["start_on"] >= T) & (cl["kind"] == "rollcall")]
@@ -351,7 +385,7 @@ def rollcall_bench(city, rr: RollcallRanker, T, n_requests: int, seed: int) -> d
         for cid, start in zip(test["class_id"], test["start_on"], strict=True)
     ]
     requests += random_requests(city, rr, T, max(0, n_requests - len(requests)), rng)
-    sums = {"model": 0.0, "oracle": 0.0, "random": 0.0, "oracle_without_learning_rate": 0.0}
+    sums: dict[str, float] = {}
     hist_sums = {"model": 0.0, "oracle": 0.0, "historical": 0.0}
     repeat_counts = {"model": [0, 0], "oracle": [0, 0], "historical": [0, 0]}
     violations = {"model": 0, "oracle": 0}
@@ -375,16 +409,27 @@ def rollcall_bench(city, rr: RollcallRanker, T, n_requests: int, seed: int) -> d
         n_done += 1
         value = pd.Series(true, index=cand["cadre_id"])
         oracle_roster, _ = propose_roster(cand.assign(benefit=true), **kwargs)
-        random_roster, _ = propose_roster(cand.assign(benefit=rng.random(len(cand))), **kwargs)
-        blind_roster, _ = propose_roster(cand.assign(benefit=blind), **kwargs)
+        has = cand["cadre_id"].isin(evidence).to_numpy()
+        post = posterior.reindex(cand["cadre_id"]).to_numpy()
+        other = {
+            "random": rng.random(len(cand)),
+            "oracle_without_learning_rate": blind,
+            "oracle_learning_rate_where_prepost_exams": np.where(has, true, blind),
+            "oracle_mastery_x_best_rate_from_prepost_exams": blind * post,
+        }
+        if ablation is not None:
+            other["model_without_learning_speed"] = (
+                ablation.candidates(req).set_index("cadre_id")["benefit"].reindex(cand["cadre_id"])
+            ).to_numpy()
         got = {
             "model": value[model_roster["cadre_id"]].sum(),
             "oracle": value[oracle_roster["cadre_id"]].sum(),
-            "random": value[random_roster["cadre_id"]].sum(),
-            "oracle_without_learning_rate": value[blind_roster["cadre_id"]].sum(),
         }
+        for name, benefit in other.items():
+            roster, _ = propose_roster(cand.assign(benefit=benefit), **kwargs)
+            got[name] = value[roster["cadre_id"]].sum()
         for k, v in got.items():
-            sums[k] += float(v)
+            sums[k] = sums.get(k, 0.0) + float(v)
         ratios.append(got["model"] / got["oracle"])
         violations["model"] += roster_violations(model_roster, req)
         violations["oracle"] += roster_violations(oracle_roster, req)
@@ -399,7 +444,7 @@ def rollcall_bench(city, rr: RollcallRanker, T, n_requests: int, seed: int) -> d
             hist_sums["historical"] += float(hist_value)
             repeat_counts["historical"][0] += int(pd.Series(hist).isin(repeat).sum())
             repeat_counts["historical"][1] += len(hist)
-    share = {k: v / sums["oracle"] for k, v in sums.items()}
+    share = {k: v / sums["oracle"] for k, v in sums.items()} if sums else {}
     return {
         "requests": len(requests),
         "test_classes": int(len(test)),
@@ -505,7 +550,7 @@ def markdown(result: dict) -> str:
         "repeat-trainee share |",
         "|---|---|---|---|",
     ]
-    for name in ("model", "oracle", "historical", "random", "oracle_without_learning_rate"):
+    for name in ("historical", *ROLLCALL_ROWS):
         a = r["benefit_share_of_oracle"].get(name)
         b = r["test_classes_share_of_oracle"].get(name)
         c = r["repeat_trainee_share"].get(name)
@@ -548,11 +593,12 @@ def run(scale: str, seed: int, n_requests: int, max_sessions: int, repeats: int)
     tm, timings["fit_teacher"] = timed(TeacherMatcher(random_state=seed).fit, train, reserve, T)
     sm, timings["fit_staff"] = timed(StaffMatcher(random_state=seed).fit, train, reserve, T)
     rr, timings["fit_rollcall"] = timed(RollcallRanker(random_state=seed).fit, train, reserve, T)
+    plain = RollcallRanker(random_state=seed, use_learning_speed=False).fit(train, reserve, T)
     teacher, timings["teacher_bench"] = timed(
         teacher_plan_bench, city, tm, reserve, T, max_sessions
     )
     staff, timings["staff_bench"] = timed(staff_plan_bench, city, sm, reserve, T)
-    roll, timings["rollcall_bench"] = timed(rollcall_bench, city, rr, T, n_requests, seed)
+    roll, timings["rollcall_bench"] = timed(rollcall_bench, city, rr, T, n_requests, seed, plain)
     lat, timings["latency_bench"] = timed(latency, city, rr, tm, reserve, T, max_sessions, repeats)
     return {
         "scale": scale,

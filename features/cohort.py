@@ -1093,6 +1093,64 @@ def prepost_gains(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out[[*cols, "gain", "residual"]]
 
 
+@dataclass(frozen=True)
+class SpeedPrior:
+    """How much a cadre's pre/post residual gains say about their own learning speed.
+
+    Attributes
+    ----------
+    signal_var : float
+        Variance of a cadre's persistent gain residual (the covariance of two residuals of the
+        same cadre in different classes), at least 0.
+    noise_var : float
+        Variance of one residual around the cadre's persistent part (exam noise, class luck).
+    mean_gain : float
+        Mean pre/post accuracy gain (converts a residual into a relative speed).
+    """
+
+    signal_var: float = 0.0
+    noise_var: float = 1.0
+    mean_gain: float = 0.0
+
+
+def speed_prior(gains: pd.DataFrame) -> SpeedPrior:
+    """Estimate the :class:`SpeedPrior` from :func:`prepost_gains` rows (method of moments).
+
+    The persistent part is what two classes of the same cadre share: its variance is the mean
+    product of residual pairs within a cadre. With no cadre seen twice, or no positive mean gain,
+    the prior says the residuals carry no signal.
+    """
+    if gains.empty or float(gains["gain"].mean()) <= 0:
+        return SpeedPrior()
+    res = gains["residual"].astype(float)
+    by = res.groupby(gains["cadre_id"].to_numpy())
+    total, squares, n = by.sum(), (res * res).groupby(gains["cadre_id"].to_numpy()).sum(), by.size()
+    n_pairs = float((n * (n - 1) / 2).sum())
+    var = float(res.var(ddof=0))
+    if n_pairs == 0 or var <= 0:
+        return SpeedPrior(mean_gain=float(gains["gain"].mean()))
+    signal = float(((total * total - squares) / 2).sum() / n_pairs)
+    signal = min(max(signal, 0.0), var)
+    return SpeedPrior(signal, max(var - signal, 1e-12), float(gains["gain"].mean()))
+
+
+def learning_speed(
+    past_gain: np.ndarray, n_past_gains: np.ndarray, prior: SpeedPrior, floor: float = 0.2
+) -> np.ndarray:
+    """Each cadre's expected gain relative to a typical classmate (1 = typical).
+
+    The mean residual of ``n`` earlier pre/post gains is shrunk towards 0 by the empirical-Bayes
+    factor ``signal / (signal + noise / n)`` and divided by the mean gain; cadres with no earlier
+    pre/post exams get 1. Never below ``floor``.
+    """
+    n = np.asarray(n_past_gains, dtype=float)
+    if prior.mean_gain <= 0 or prior.signal_var <= 0:
+        return np.ones_like(n)
+    shrink = prior.signal_var / (prior.signal_var + prior.noise_var / np.maximum(n, 1.0))
+    rel = np.where(n > 0, np.asarray(past_gain, dtype=float) * shrink, 0.0) / prior.mean_gain
+    return np.maximum(floor, 1.0 + rel)
+
+
 def cadre_history(
     tables: dict[str, pd.DataFrame], topics: Vocabulary, gains: pd.DataFrame | None = None
 ) -> CadreHistory:

@@ -2,12 +2,16 @@
 
 :class:`RollcallRanker` scores the predicted *benefit* of training each cadre in a class:
 
-``benefit = predicted_gain + gap_weight * gap - load_penalty * recent_hours / 100``
+``benefit = predicted_gain * learning_speed + gap_weight * gap - load_penalty * recent_hours / 100``
 
 * ``predicted_gain`` — a LightGBM model of how much similar cadres gained from similar classes,
   learned from the pre-exam (class start) and post-exam (class end) accuracy of past rollcall
   classes, on point-in-time features: prior accuracy on the class topics and the post's target,
   training hours, rank, category, the cadre's own earlier gains (a learning-rate proxy);
+* ``learning_speed`` — how much more (or less) than their classmates the cadre gained in earlier
+  classes, shrunk by how much of a residual persists from one class to the next (empirical Bayes,
+  :func:`features.cohort.learning_speed`); 1 for a cadre with no earlier pre/post exams. The
+  additive trees under-use this multiplicative signal, so it is applied explicitly;
 * ``gap`` — the post target minus the cadre's knowledge reserve, weighted by the class topics;
 * ``recent_hours`` — training hours in the last 12 months: the penalty spreads training beyond
   the cadres who are always called (培训专业户). The gain model is also constrained to be
@@ -38,12 +42,15 @@ from sklearn.utils.validation import check_is_fitted
 from features.cohort import (
     ROLLCALL_FEATURES,
     ReserveMatrix,
+    SpeedPrior,
     cadre_history,
     class_hours,
+    learning_speed,
     post_target_rows,
     prepost_gains,
     rollcall_features,
     rollcall_training_rows,
+    speed_prior,
     to_day,
 )
 from features.contracts import RANKS, TOPICS
@@ -151,6 +158,8 @@ class RollcallRanker(BaseEstimator):
     n_estimators, learning_rate, num_leaves, min_child_samples, reg_lambda :
         LightGBM hyper-parameters of the gain model (``min_child_samples`` is capped at a tenth
         of the training rows).
+    use_learning_speed : bool
+        Multiply the predicted gain by the cadre's shrunk learning speed (see the module doc).
     gap_weight : float
         Weight of the class-weighted gap (0–1 reserve points) in the benefit.
     load_penalty : float
@@ -182,6 +191,7 @@ class RollcallRanker(BaseEstimator):
         num_leaves: int = 7,
         min_child_samples: int = 100,
         reg_lambda: float = 1.0,
+        use_learning_speed: bool = True,
         gap_weight: float = 0.1,
         load_penalty: float = 0.05,
         min_training_rows: int = 50,
@@ -193,6 +203,7 @@ class RollcallRanker(BaseEstimator):
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
+        self.use_learning_speed = use_learning_speed
         self.gap_weight = gap_weight
         self.load_penalty = load_penalty
         self.min_training_rows = min_training_rows
@@ -228,6 +239,7 @@ class RollcallRanker(BaseEstimator):
         history = cadre_history(tables, self.topics_, gains)
         X, y, _ = rollcall_training_rows(tables, self.topics_, history=history, gains=gains)
         self.mean_gain_ = float(y.mean()) if len(y) else 0.0
+        self.speed_prior_ = speed_prior(gains) if self.use_learning_speed else SpeedPrior()
         self.n_training_rows_ = len(X)
         self.model_ = None
         if len(X) >= self.min_training_rows:
@@ -313,7 +325,10 @@ class RollcallRanker(BaseEstimator):
         hours = self.typical_hours_ if request.hours is None else float(request.hours)
         gap_cells = np.maximum(0.0, self.targets_[idx] - self.reserve_[idx]) * (w > 0)[None, :]
         gap = gap_cells @ w
-        predicted = self._predict_gain(idx, w, hours)
+        speed = learning_speed(
+            self.state_.past_gain[idx], self.state_.n_past_gains[idx], self.speed_prior_
+        )
+        predicted = self._predict_gain(idx, w, hours) * speed
         recent = self.state_.recent_hours[idx]
         benefit = predicted + self.gap_weight * gap - self.load_penalty * recent / 100.0
         top_topic = np.argmax(gap_cells * w[None, :], axis=1)
@@ -322,6 +337,7 @@ class RollcallRanker(BaseEstimator):
         out["gap_topic"] = self.topics_.lookup(top_topic)
         out["top_gap"] = gap_cells[np.arange(len(idx)), top_topic]
         out["predicted_gain"] = predicted
+        out["learning_speed"] = speed
         out["recent_hours"] = recent
         out["rollcall_hours_3y"] = self.state_.rollcall_hours_3y[idx]
         out["benefit"] = benefit
@@ -331,7 +347,7 @@ class RollcallRanker(BaseEstimator):
         if request.exclude_cadre_ids:
             eligible &= ~out["cadre_id"].isin(set(request.exclude_cadre_ids)).to_numpy()
         out["eligible"] = eligible
-        out["reasons"] = self._reasons(out["gap_topic"], out["top_gap"], recent)
+        out["reasons"] = self._reasons(out["gap_topic"], out["top_gap"], recent, speed)
         out = out.drop(columns=["top_gap"])
         return out.sort_values("benefit", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -354,7 +370,9 @@ class RollcallRanker(BaseEstimator):
         X = rollcall_features(sub, w, hours, info["rank"], info["category"], self.targets_[idx])
         return self.model_.predict(X)
 
-    def _reasons(self, topics: pd.Series, gaps: pd.Series, recent: np.ndarray) -> list[list[str]]:
+    def _reasons(
+        self, topics: pd.Series, gaps: pd.Series, recent: np.ndarray, speed: np.ndarray
+    ) -> list[list[str]]:
         names = topics.map(lambda k: self.topic_names_.get(k, TOPICS.get(k, (k,))[0]))
         points = np.round(gaps.to_numpy(float) * 100).astype(int).astype(str)
         gap_text = np.where(
@@ -364,7 +382,18 @@ class RollcallRanker(BaseEstimator):
         )
         hours = np.round(recent).astype(int).astype(str)
         load_text = np.where(recent <= 0, "近一年未参训", "近一年参训 " + hours + " 学时")
-        return [[g, h] for g, h in zip(gap_text.tolist(), load_text.tolist(), strict=True)]
+        pct = np.round(np.abs(speed - 1.0) * 100).astype(int).astype(str)
+        speed_text = np.where(
+            speed >= 1.1,
+            "以往调训提升高于同班 " + pct + "%",
+            np.where(speed <= 0.9, "以往调训提升低于同班 " + pct + "%", ""),
+        )
+        return [
+            [g, h, *([s] if s else [])]
+            for g, h, s in zip(
+                gap_text.tolist(), load_text.tolist(), speed_text.tolist(), strict=True
+            )
+        ]
 
     def rank(self, requests: Sequence[ClassRequest] | ClassRequest, k: int = 10) -> Ranked:
         """Best ``k`` eligible cadres per request by benefit, in the :func:`top_k` shape.

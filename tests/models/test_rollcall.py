@@ -273,3 +273,19 @@ def test_model_roster_beats_the_historical_roster(tiny_city, early):
         e = t["enrollments"]
         hist += gain(e.loc[e["class_id"] == cid, "cadre_id"].unique())
     assert ours > 1.05 * hist
+
+
+def test_learning_speed_scales_the_gain_and_follows_the_true_learning_rate(tiny_city, early):
+    T, train, reserve, model = early
+    plain = RollcallRanker(random_state=0, use_learning_speed=False).fit(train, reserve, T)
+    req = ClassRequest({"TP03": 0.6, "TP05": 0.4}, (), capacity=10)
+    cand = model.candidates(req).set_index("cadre_id")
+    base = plain.candidates(req).set_index("cadre_id").reindex(cand.index)
+    assert np.allclose(cand["predicted_gain"], base["predicted_gain"] * cand["learning_speed"])
+    seen = cand[model.state_.n_past_gains[model.cadres_.index(cand.index)] > 0]
+    assert (cand.drop(seen.index)["learning_speed"] == 1.0).all()
+    assert seen["learning_speed"].std() > 0.02
+    fast = seen[seen["learning_speed"] >= 1.1]
+    assert len(fast) and all(any("高于同班" in r for r in rs) for rs in fast["reasons"])
+    lr = tiny_city.truth["cadres"].set_index("cadre_id")["learning_rate"].reindex(seen.index)
+    assert seen["learning_speed"].corr(np.log(lr), method="spearman") > 0.15
