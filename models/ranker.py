@@ -33,6 +33,10 @@ class LambdaRanker(BaseEstimator):
     objective : {"lambdarank", "rank_xendcg"}
         LightGBM ranking objective; ``rank_xendcg`` (a listwise cross-entropy surrogate of nDCG)
         is often as good and steadier on few, small queries.
+    monotone : dict of str to int, optional
+        Feature name -> +1 (the score may only rise with the feature) or -1 (only fall); a policy
+        for features whose direction is known, e.g. a knowledge gap on the course's topics.
+        Names not among the features are ignored.
     n_jobs : int
         LightGBM threads.
     random_state : int or None
@@ -57,6 +61,7 @@ class LambdaRanker(BaseEstimator):
         reg_lambda: float = 0.0,
         lambdarank_truncation_level: int = 20,
         objective: str = "lambdarank",
+        monotone: dict[str, int] | None = None,
         n_jobs: int = 1,
         random_state: int | None = None,
     ):
@@ -69,6 +74,7 @@ class LambdaRanker(BaseEstimator):
         self.reg_lambda = reg_lambda
         self.lambdarank_truncation_level = lambdarank_truncation_level
         self.objective = objective
+        self.monotone = monotone
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -133,6 +139,12 @@ class LambdaRanker(BaseEstimator):
             "force_row_wise": True,
             "verbosity": -1,
         }
+        if self.monotone:
+            bad = {k: v for k, v in self.monotone.items() if v not in (-1, 0, 1)}
+            if bad:
+                raise ValueError(f"monotone directions must be -1, 0 or 1, got {bad}")
+            params["monotone_constraints"] = [int(self.monotone.get(n, 0)) for n in names]
+            params["monotone_constraints_method"] = "advanced"
         data = lightgbm.Dataset(
             x,
             label=y.astype(np.float64),

@@ -152,6 +152,10 @@ class Fitted:
     planning: PlanningState | None = None
 
 
+#: Policy for the course ranker: a larger knowledge gap on a course's topics never lowers it.
+GAP_MONOTONE = {"gap_match": 1, "gap_top_topic": 1, "gap_z": 1, "gap_rank": -1}
+
+
 def build_catalog(tables: dict[str, pd.DataFrame]) -> Catalog:
     """Vocabularies and static matrices from the clean tables (courses as given)."""
     cadres = tables["cadres"].reset_index(drop=True)
@@ -540,6 +544,7 @@ def fit_recommender(
         num_leaves=rc.ranker_leaves,
         min_child_samples=rc.ranker_min_child,
         objective=rc.ranker_objective,
+        monotone=GAP_MONOTONE,
         n_jobs=1,  # OpenMP threads spin on a busy machine; one thread is faster and steadier
         random_state=config.seed,
     )

@@ -143,6 +143,25 @@ def test_lambda_ranker_learns_a_ranking_and_explains_it():
         small_ranker().fit(x, -y, groups)
 
 
+def test_monotone_features_can_only_move_the_score_one_way():
+    rng = np.random.default_rng(3)
+    n_q, per = 80, 12
+    x = rng.normal(size=(n_q * per, 2))
+    # relevance rises with "gap" overall but falls in a middle band: trees learn the dip
+    y = ((x[:, 0] > 1.0) | ((x[:, 0] > -0.5) & (x[:, 0] < 0.0)) | (x[:, 1] > 1.2)).astype(int)
+    groups = np.repeat(np.arange(n_q), per)
+    names = ["gap", "other"]
+    grid = np.column_stack([np.linspace(-3, 3, 200), np.zeros(200)])
+    free = small_ranker().fit(x, y, groups, feature_names=names).predict(grid)
+    tied = LambdaRanker(**{**small_ranker().get_params(), "monotone": {"gap": 1, "nope": -1}})
+    pred = tied.fit(x, y, groups, feature_names=names).predict(grid)
+    assert (np.diff(free) < -1e-9).any()  # unconstrained, the dip is learned
+    assert (np.diff(pred) >= -1e-9).all()
+    assert pred[-1] > pred[0]
+    with pytest.raises(ValueError, match="monotone"):
+        LambdaRanker(monotone={"gap": 2}).fit(x, y, groups, feature_names=names)
+
+
 # ---------------------------------------------------------------- the two-stage model
 @pytest.fixture(scope="module")
 def simulation():

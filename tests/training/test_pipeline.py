@@ -101,3 +101,40 @@ def test_config_file_and_command_line_overrides(tmp_path):
         load_config(None, ["knowledge.l2_theta=-1"])
     with pytest.raises(ValueError, match="KEY=VALUE"):
         load_config(None, ["knowledge.l2_theta"])
+
+
+def test_model_beats_popularity_on_the_tiny_city(trained):
+    metrics = trained[0].metrics
+    floor = max(
+        metrics["recommend.popularity.ndcg@10"], metrics["recommend.peer_popularity.ndcg@10"]
+    )
+    assert metrics["recommend.model.ndcg@10"] > 1.1 * floor
+
+
+def test_raising_a_gap_moves_that_topics_courses_up(trained):
+    import copy
+
+    import numpy as np
+
+    fitted, _ = load_bundle(trained[0].bundle)
+    rec, cat = fitted.recommender, fitted.catalog
+    model = copy.deepcopy(rec.model)  # the gap arrays are changed in place below
+    main = cat.topics.index(cat.course_info["main_topic"])
+    views = model.extra_features.views
+    gap_arrays = {id(v.gaps): v.gaps for v in views.values()}
+    gap_arrays[id(model.retrievers_["gap"].gaps_)] = model.retrievers_["gap"].gaps_
+    n_items = rec.seen.shape[1]
+    up = 0
+    for cadre in range(0, 60, 6):
+        seen = rec.seen[[cadre]]
+        before = model.recommend([cadre], seen, N=n_items)[0][0]
+        topic = int(np.argmin(views["recommend"].gaps[cadre]))  # its courses are rarely listed
+        for g in gap_arrays.values():
+            g[cadre, topic] = 0.6
+        after = model.recommend([cadre], seen, N=n_items)[0][0]
+        common = np.intersect1d(before[before >= 0], after[after >= 0])
+        lists = [lst[np.isin(lst, common)] for lst in (before, after)]  # same courses, two orders
+        pos = [np.flatnonzero(main[lst] == topic).mean() for lst in lists]
+        assert pos[1] <= pos[0]  # the topic's courses never move down
+        up += pos[1] < pos[0] - 0.5
+    assert up >= 8  # and they move up for (nearly) every cadre
