@@ -70,6 +70,11 @@ class TrainConfig(BaseModel):
 
     test_months: int = Field(6, ge=1, le=24, description="months after the split used for tests")
     seed: int = 0
+    parallel_fit: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="fit on all data in a second process while the split fit and evaluation run "
+        "(auto: when there are two or more CPUs and at least 200,000 answers and enrolments)",
+    )
     knowledge: KnowledgeConfig = KnowledgeConfig()
     recommender: RecommenderConfig = RecommenderConfig()
 

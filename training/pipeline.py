@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,17 +121,22 @@ def train(
     bar.update()
 
     step("fit (split)")
-    split = default_split_date(tables, config.test_months)
-    at_split = fit_all(before(tables, split), split, config, planning=False)
-    bar.update()
-
-    step("evaluate")
-    metrics = evaluate(at_split, tables, truth, config.recommender.k)
-    bar.update()
-
-    step("fit (all data)")
     asof = latest_event(tables) + pd.Timedelta(days=1)
-    fitted = fit_all(tables, asof, config)
+    pool, final = _start_final_fit(tables, asof, config)
+    split = default_split_date(tables, config.test_months)
+    try:
+        at_split = fit_all(before(tables, split), split, config, planning=False)
+        bar.update()
+
+        step("evaluate")
+        metrics = evaluate(at_split, tables, truth, config.recommender.k)
+        bar.update()
+
+        step("fit (all data)")  # with a second process: only the wait for it
+        fitted = final.result() if final is not None else fit_all(tables, asof, config)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     bar.update()
 
     step("bundle")
@@ -162,6 +169,32 @@ def train(
     timings = _durations(timings)
     log.info("bundle %s written in %.1fs", bundle.name, sum(timings.values()))
     return TrainResult(bundle, metrics, report, run_id, timings, version)
+
+
+#: Answers plus enrolments from which ``parallel_fit = "auto"`` fits in a second process.
+PARALLEL_MIN_ROWS = 200_000
+
+
+def use_parallel_fit(config: TrainConfig, tables: dict[str, pd.DataFrame]) -> bool:
+    """Whether the all-data fit runs in a second process (see ``TrainConfig.parallel_fit``)."""
+    if config.parallel_fit != "auto":
+        return config.parallel_fit == "on"
+    rows = sum(len(tables[t]) for t in ("responses", "enrollments") if t in tables)
+    return (os.cpu_count() or 1) >= 2 and rows >= PARALLEL_MIN_ROWS
+
+
+def _start_final_fit(
+    tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig
+) -> tuple[ProcessPoolExecutor | None, Future | None]:
+    """Submit the all-data fit to a fresh (spawned) process, or (None, None) to fit in line."""
+    if not use_parallel_fit(config, tables):
+        return None, None
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return pool, pool.submit(fit_all, tables, asof, config)
+    except OSError as exc:  # no processes allowed here: fit in line
+        log.warning("fitting in one process (%s)", exc)
+        return None, None
 
 
 def _durations(starts: dict[str, float]) -> dict[str, float]:

@@ -138,3 +138,23 @@ def test_raising_a_gap_moves_that_topics_courses_up(trained):
         assert pos[1] <= pos[0]  # the topic's courses never move down
         up += pos[1] < pos[0] - 0.5
     assert up >= 8  # and they move up for (nearly) every cadre
+
+
+def test_all_data_fit_in_a_second_process_gives_the_same_bundle(trained, tiny_dir, tmp_path):
+    import numpy as np
+
+    from training.config import TrainConfig
+    from training.pipeline import use_parallel_fit
+
+    first, _ = trained
+    assert not use_parallel_fit(TrainConfig(), read_tables(tiny_dir))  # tiny: in line by default
+    again = train(tiny_dir, tmp_path, TrainConfig(parallel_fit="on"), track=False, progress=False)
+    a, _ = load_bundle(first.bundle)
+    b, _ = load_bundle(again.bundle)
+    np.testing.assert_array_equal(a.knowledge.reserve, b.knowledge.reserve)
+    users = np.arange(40)
+    seen = a.recommender.seen[users]
+    lists_a = a.recommender.model.recommend(users, seen, N=10)[0]
+    lists_b = b.recommender.model.recommend(users, seen, N=10)[0]
+    np.testing.assert_array_equal(lists_a, lists_b)
+    assert again.metrics == first.metrics
