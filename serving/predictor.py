@@ -189,14 +189,29 @@ class Predictor:
         topics: list[str] | None = None,
         modes: list[str] | None = None,
     ) -> list[Recommendation]:
-        """Top ``k`` courses for one cadre, never one already taken (or a re-issue of it)."""
+        """Top ``k`` courses for one cadre, never one already taken (or a re-issue of it).
+
+        Answered from the precomputed lists when they can (:meth:`precomputed`), else computed by
+        the model (:meth:`compute`).
+        """
+        fast = self.precomputed(cadre_id, k, exclude_course_ids, topics, modes)
+        if fast is not None:
+            return fast
+        return self.compute(cadre_id, k, exclude_course_ids, topics, modes)
+
+    def compute(
+        self,
+        cadre_id: str,
+        k: int = 10,
+        exclude_course_ids: list[str] | None = None,
+        topics: list[str] | None = None,
+        modes: list[str] | None = None,
+    ) -> list[Recommendation]:
+        """:meth:`recommend` through the model, without looking at the precomputed lists."""
         rec = self.fitted.recommender
         idx = self._cadre(cadre_id)
         seg = int(self._segment[idx])
         recent = self.online.taken_courses(idx)
-        fast = self.precomputed(cadre_id, k, exclude_course_ids, topics, modes)
-        if fast is not None:
-            return fast
         allowed = self._allowed(exclude_course_ids, topics, modes)
         seen = sp.csr_matrix(rec.seen[idx])
         if recent:
