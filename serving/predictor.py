@@ -8,9 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from features.catalog import segment_of
-from models.ranking import expand_to_groups, top_k
+from models.ranking import top_k
 from serving.online import OnlineOverlay
-from training.fitting import Fitted
+from training.fitting import Fitted, default_list_rows, list_length
 
 
 class UnknownIdError(LookupError):
@@ -31,9 +31,10 @@ MAX_K = 100  # the largest list a request may ask for (RecommendationRequest.k)
 class DefaultLists:
     """Each cadre's top-``n`` courses for requests without filters, computed once per bundle.
 
-    :meth:`Predictor.materialize` fills them in batches after the bundle goes live (a background
-    thread of the model store); a cadre's row is used only once ``ready`` and while the cadre has
-    no completion since the bundle's cut-off. ``n`` is the recommender's candidate count (capped
+    Bundles trained with their lists (``lists.joblib``, computed by ``ganxun train``) fill them
+    at load; otherwise :meth:`Predictor.materialize` fills them in batches after the bundle goes
+    live (a background thread of the model store). A cadre's row is used only once ``ready`` and
+    while the cadre has no completion since the bundle's cut-off. ``n`` is the recommender's candidate count (capped
     at ``MAX_K``): a list of ``k <= n`` items comes from the same candidates whatever ``k`` is, so
     its first ``k`` items are the list a live call with ``N=k`` returns. ``n = 0`` turns them off.
     """
@@ -87,9 +88,12 @@ class Predictor:
             for q, c in zip(self._quality.tolist(), self._quality_confidence.tolist(), strict=True)
         ]
         self._peer_pick: dict[int, list[bool]] = {}
-        n_candidates = getattr(fitted.recommender.model, "n_candidates", None)
-        n = min(MAX_K, int(n_candidates)) if n_candidates else 0
+        n = list_length(fitted, MAX_K)
         self.lists = DefaultLists(len(cat.cadres.ids_), n)
+        stored = getattr(fitted, "lists", None)  # computed at training time (newer bundles)
+        if stored is not None and stored.ids.shape == self.lists.ids.shape:
+            self.lists.ids[:], self.lists.scores[:] = stored.ids, stored.scores
+            self.lists.ready[:] = True
 
     def _cadre(self, cadre_id: str) -> int:
         idx = self._cadre_pos.get(cadre_id, -1)
@@ -119,21 +123,20 @@ class Predictor:
         return self._peer_pick[seg]
 
     def materialize(self, chunk: int = 256, stop=None) -> int:
-        """Fill :attr:`lists` for every cadre in batches; returns how many rows were filled.
+        """Fill the rows of :attr:`lists` not yet ready, in batches; returns how many were filled.
 
-        ``stop()`` is asked before each batch (e.g. "has another bundle gone live?").
+        ``stop()`` is asked before each batch (e.g. "has another bundle gone live?"). A bundle
+        trained with its lists (see :func:`training.fitting.default_lists`) has nothing to fill.
         """
-        cat, rec = self.fitted.catalog, self.fitted.recommender
         lists, done = self.lists, 0
         if lists.n == 0:
             return 0
-        for start in range(0, len(lists.ready), chunk):
+        todo = np.flatnonzero(~lists.ready)
+        for start in range(0, len(todo), chunk):
             if stop is not None and stop():
                 break
-            rows = np.arange(start, min(start + chunk, len(lists.ready)))
-            seen = sp.csr_matrix(rec.seen[rows])
-            exclude = expand_to_groups(seen, cat.course_groups)
-            ids, best = rec.model.recommend(rows, user_items=seen, N=lists.n, exclude=exclude)
+            rows = todo[start : start + chunk]
+            ids, best = default_list_rows(self.fitted, rows, lists.n)
             lists.ids[rows, : ids.shape[1]] = ids
             lists.scores[rows, : ids.shape[1]] = best
             lists.ready[rows] = True

@@ -16,6 +16,8 @@ from features.contracts import SCHEMA_VERSION
 from training.fitting import Fitted
 
 PARTS = ("catalog", "knowledge", "recommender", "quality", "layout", "planning")
+#: Parts written only when present (bundles without them still load).
+OPTIONAL_PARTS = ("lists",)
 
 
 class BundleError(RuntimeError):
@@ -67,6 +69,11 @@ def save_bundle(fitted: Fitted, root: str | Path, manifest: dict) -> Path:
         path = tmp / f"{part}.joblib"
         joblib.dump(getattr(fitted, part), path, compress=1)
         files[path.name] = _sha256(path)
+    for part in OPTIONAL_PARTS:
+        if getattr(fitted, part, None) is not None:
+            path = tmp / f"{part}.joblib"
+            joblib.dump(getattr(fitted, part), path, compress=1)
+            files[path.name] = _sha256(path)
     joblib.dump(fitted.asof, tmp / "asof.joblib")
     files["asof.joblib"] = _sha256(tmp / "asof.joblib")
     full = {
@@ -117,6 +124,9 @@ def load_bundle(folder: str | Path) -> tuple[Fitted, dict]:
             raise BundleError(f"{folder}: {name} does not match its checksum (corrupt file)")
     try:
         parts = {p: joblib.load(folder / f"{p}.joblib") for p in PARTS}
+        for p in OPTIONAL_PARTS:
+            if f"{p}.joblib" in manifest["files"]:
+                parts[p] = joblib.load(folder / f"{p}.joblib")
         asof = joblib.load(folder / "asof.joblib")
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad bundle
         raise BundleError(f"{folder}: cannot be loaded ({type(err).__name__}: {err})") from err

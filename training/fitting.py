@@ -36,6 +36,7 @@ from models.matching import StaffMatcher, TeacherMatcher
 from models.popularity import PeerPopularity
 from models.quality import RatingQuality
 from models.ranker import LambdaRanker
+from models.ranking import expand_to_groups
 from models.recommender import TwoStageRecommender
 from models.retrieval import (
     ALSRetriever,
@@ -150,6 +151,20 @@ class Fitted:
     quality: QualityState
     layout: LayoutState
     planning: PlanningState | None = None
+    lists: DefaultListArrays | None = None
+
+
+@dataclass
+class DefaultListArrays:
+    """Every cadre's default recommendation list (no filters), computed once at training time.
+
+    ``ids`` (int32) and ``scores`` have shape (n_cadres, n); row ``i`` is what
+    ``recommender.model.recommend`` returns for cadre ``i`` with ``N=n``, its history excluded
+    with every re-issue of a taken course (padding ``-1`` / ``-inf``).
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
 
 
 #: Policy for the course ranker: a larger knowledge gap on a course's topics never lowers it.
@@ -561,6 +576,37 @@ def fit_recommender(
         random_state=config.seed,
     ).fit(seen, label_split=label_split, label_allowed=label_allowed)
     return RecommenderState(model=model, peer=peer, seen=seen)
+
+
+def list_length(fitted: Fitted, max_k: int = 100) -> int:
+    """How many courses a default list holds: the recommender's candidate count, at most ``max_k``.
+
+    A list of ``k <= n`` items comes from the same candidates whatever ``k`` is, so the first
+    ``k`` items of a default list are what a live call with ``N=k`` returns.
+    """
+    n_candidates = getattr(fitted.recommender.model, "n_candidates", None)
+    return min(max_k, int(n_candidates)) if n_candidates else 0
+
+
+def default_list_rows(fitted: Fitted, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Default lists (ids, scores) of the cadres at ``rows`` (see :class:`DefaultListArrays`)."""
+    rec = fitted.recommender
+    seen = sp.csr_matrix(rec.seen[rows])
+    exclude = expand_to_groups(seen, fitted.catalog.course_groups)
+    return rec.model.recommend(rows, user_items=seen, N=n, exclude=exclude)
+
+
+def default_lists(fitted: Fitted, chunk: int = 256) -> DefaultListArrays:
+    """Every cadre's default list, in batches of ``chunk`` cadres."""
+    n_cadres, n = len(fitted.catalog.cadres.ids_), list_length(fitted)
+    ids = np.full((n_cadres, n), -1, np.int32)
+    scores = np.full((n_cadres, n), -np.inf)
+    for start in range(0, n_cadres if n else 0, chunk):
+        rows = np.arange(start, min(start + chunk, n_cadres))
+        got_ids, got = default_list_rows(fitted, rows, n)
+        ids[rows, : got_ids.shape[1]] = got_ids
+        scores[rows, : got.shape[1]] = got
+    return DefaultListArrays(ids, scores)
 
 
 def fit_all(

@@ -21,7 +21,7 @@ from training.bundle import fingerprint, save_bundle
 from training.config import TrainConfig
 from training.database import default_url, load_events, make_engine
 from training.evaluate import evaluate
-from training.fitting import fit_all
+from training.fitting import Fitted, default_lists, fit_all
 from training.registry import register_bundle
 from training.run_report import write_figures
 from training.tracking import log_run
@@ -133,7 +133,7 @@ def train(
         bar.update()
 
         step("fit (all data)")  # with a second process: only the wait for it
-        fitted = final.result() if final is not None else fit_all(tables, asof, config)
+        fitted = final.result() if final is not None else fit_for_bundle(tables, asof, config)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -183,6 +183,15 @@ def use_parallel_fit(config: TrainConfig, tables: dict[str, pd.DataFrame]) -> bo
     return (os.cpu_count() or 1) >= 2 and rows >= PARALLEL_MIN_ROWS
 
 
+def fit_for_bundle(
+    tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig
+) -> Fitted:
+    """:func:`fit_all` on all data, plus every cadre's default recommendation list."""
+    fitted = fit_all(tables, asof, config)
+    fitted.lists = default_lists(fitted)
+    return fitted
+
+
 def _start_final_fit(
     tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig
 ) -> tuple[ProcessPoolExecutor | None, Future | None]:
@@ -191,7 +200,7 @@ def _start_final_fit(
         return None, None
     try:
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        return pool, pool.submit(fit_all, tables, asof, config)
+        return pool, pool.submit(fit_for_bundle, tables, asof, config)
     except OSError as exc:  # no processes allowed here: fit in line
         log.warning("fitting in one process (%s)", exc)
         return None, None

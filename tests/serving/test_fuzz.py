@@ -246,12 +246,23 @@ def test_pages_outside_the_spec_never_fail(ui_client, name):
 
 @pytest.fixture(scope="module")
 def predictors(trained):
-    """Two predictors on the bundle: one answering from precomputed lists, one always live."""
+    """Two predictors on the bundle: one answering from precomputed lists, one always live.
+
+    The lists come with the bundle (computed by ``train``); they must equal the lists the service
+    computes itself from the loaded model (as it does for bundles without them).
+    """
+    import numpy as np
+
     from serving.predictor import Predictor
     from training.bundle import load_bundle
 
     fast = Predictor(*load_bundle(trained[0].bundle))
-    assert fast.materialize() == len(fast.lists.ready)
+    assert fast.lists.ready.all() and fast.materialize() == 0
+    served = Predictor(*load_bundle(trained[0].bundle))
+    served.lists.ready[:] = False
+    assert served.materialize() == len(served.lists.ready)
+    np.testing.assert_array_equal(served.lists.ids, fast.lists.ids)
+    np.testing.assert_array_equal(served.lists.scores, fast.lists.scores)
     live = Predictor(*load_bundle(trained[0].bundle))
     live.lists.n = 0
     return fast, live

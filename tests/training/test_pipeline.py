@@ -158,3 +158,19 @@ def test_all_data_fit_in_a_second_process_gives_the_same_bundle(trained, tiny_di
     lists_b = b.recommender.model.recommend(users, seen, N=10)[0]
     np.testing.assert_array_equal(lists_a, lists_b)
     assert again.metrics == first.metrics
+
+
+def test_bundles_carry_default_lists_and_load_without_them(trained, tmp_path):
+    import dataclasses
+
+    from training.bundle import save_bundle
+    from training.fitting import list_length
+
+    fitted, manifest = load_bundle(trained[0].bundle)
+    assert "lists.joblib" in manifest["files"]
+    n = list_length(fitted)
+    assert fitted.lists.ids.shape == (len(fitted.catalog.cadres.ids_), n) and n > 0
+    assert (fitted.lists.ids[:, 0] >= 0).all()  # every cadre has a list
+    older = save_bundle(dataclasses.replace(fitted, lists=None), tmp_path, {"data_fingerprint": ""})
+    again, manifest = load_bundle(older)
+    assert "lists.joblib" not in manifest["files"] and again.lists is None
