@@ -24,10 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.utils.validation import check_is_fitted
 
 from features.contracts import LIST_SEP
 from models.popularity import PeerPopularity
-from models.retrieval import Retriever
+from models.retrieval import Retriever, check_userids
 
 PAIR_FEATURES = (
     "gap_match",
@@ -59,6 +60,24 @@ def _stage_of(stage: str) -> str:
     return stage
 
 
+def live_gap_rows(extra, gaps: np.ndarray, query_rows: np.ndarray) -> np.ndarray:
+    """``gaps`` with the rows a caller gave as live gaps (serving, after new exam answers).
+
+    ``extra`` is the recommender's ``extra_context``: a dict whose ``"gaps"`` entry is an array
+    (n_query_users, n_topics) with NaN rows for users whose stored gaps stand; ``query_rows``
+    gives each row of ``gaps`` its query user. Anything else leaves ``gaps`` unchanged.
+    """
+    live = extra.get("gaps") if isinstance(extra, dict) else None
+    if live is None:
+        return gaps
+    over = np.asarray(live, dtype=np.float64)[query_rows]
+    use = np.isfinite(over).all(axis=1)
+    if use.any():
+        gaps = np.array(gaps, dtype=gaps.dtype, copy=True)
+        gaps[use] = over[use]
+    return gaps
+
+
 class GapRetriever(Retriever):
     """Score courses by how much of the cadre's knowledge gap their topics cover.
 
@@ -74,6 +93,7 @@ class GapRetriever(Retriever):
     """
 
     stage_aware = True
+    reads_context = True  # live gaps of some users (see :func:`live_gap_rows`)
 
     def __init__(self, gaps: np.ndarray | None = None, course_topics=None, fit_gaps=None):
         self.gaps = gaps
@@ -92,11 +112,22 @@ class GapRetriever(Retriever):
         self.gaps_ = np.asarray(self.fit_gaps if use_fit else self.gaps)
         self.topic_matrix_ = sp.csr_matrix(self.course_topics).T.toarray()  # (n_topics, n_items)
 
+    def score(self, userids, user_items=None, context=None) -> np.ndarray:
+        """:meth:`Retriever.score`, with the live gaps of ``context`` where it gives them."""
+        check_is_fitted(self)
+        ids = check_userids(userids)
+        self._rows(ids, user_items)  # validates user_items; the gaps do not depend on them
+        return self._gap_scores(ids, context)
+
     def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        return self._gap_scores(ids, None)
+
+    def _gap_scores(self, ids: np.ndarray, context) -> np.ndarray:
         gaps = getattr(self, "gaps_", self.gaps)  # bundles pickled before gaps_ existed
         known = ids < len(gaps)
         g = np.zeros((len(ids), gaps.shape[1]))
         g[known] = gaps[ids[known]]
+        g = live_gap_rows(context, g, np.arange(len(ids)))
         return g @ self.topic_matrix_
 
 
@@ -383,6 +414,8 @@ class CoursePairFeatures:
         who = np.where(known, users, 0)
         gap = np.zeros((n, view.gaps.shape[1]), np.float32)
         gap[known] = view.gaps[users[known]]
+        if context.stage == "recommend":
+            gap = live_gap_rows(context.extra, gap, context.row)
         ct = self._dense_topics[items]
         gap_match = (gap * ct).sum(axis=1)
         top_topic = gap.argmax(axis=1)

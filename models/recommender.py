@@ -681,7 +681,7 @@ class TwoStageRecommender(BaseEstimator):
         cand = np.zeros((n, n_items), bool)
         k = min(int(self.n_candidates), n_items)
         for name, retriever in stage.retrievers.items():
-            s = np.asarray(retriever.score(userids, rows), dtype=np.float64)
+            s = np.asarray(_retriever_scores(retriever, userids, rows, extra_context))
             s[blocked] = -np.inf
             hi = s.max(axis=1)
             lo = np.where(blocked, np.inf, s).min(axis=1)
@@ -747,6 +747,13 @@ class TwoStageRecommender(BaseEstimator):
             cols += list(extra.T)
         feats = np.column_stack(cols) if cols else np.zeros((len(pr), 0))
         return pr, pi, feats
+
+
+def _retriever_scores(retriever, userids, rows, extra_context) -> np.ndarray:
+    """``retriever.score``; retrievers with ``reads_context = True`` also get ``extra_context``."""
+    if getattr(retriever, "reads_context", False):
+        return retriever.score(userids, rows, context=extra_context)
+    return retriever.score(userids, rows)
 
 
 def _split_by_mask(x: sp.csr_matrix, future: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:

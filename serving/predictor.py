@@ -34,9 +34,10 @@ class DefaultLists:
     Bundles trained with their lists (``lists.joblib``, computed by ``ganxun train``) fill them
     at load; otherwise :meth:`Predictor.materialize` fills them in batches after the bundle goes
     live (a background thread of the model store). A cadre's row is used only once ``ready`` and
-    while the cadre has no completion since the bundle's cut-off. ``n`` is the recommender's candidate count (capped
-    at ``MAX_K``): a list of ``k <= n`` items comes from the same candidates whatever ``k`` is, so
-    its first ``k`` items are the list a live call with ``N=k`` returns. ``n = 0`` turns them off.
+    while the cadre has no completion or answer since the bundle's cut-off. ``n`` is the
+    recommender's candidate count (capped at ``MAX_K``): a list of ``k <= n`` items comes from the
+    same candidates whatever ``k`` is, so its first ``k`` items are the list a live call with
+    ``N=k`` returns. ``n = 0`` turns them off.
     """
 
     def __init__(self, n_cadres: int, n: int):
@@ -173,13 +174,14 @@ class Predictor:
         """:meth:`recommend` answered from the precomputed lists (no model call), or None.
 
         None when the request has filters, asks for more than the lists hold, or the cadre's list
-        is not ready or out of date (a completion since the bundle's cut-off).
+        is not ready or out of date (a completion or an exam answer since the bundle's cut-off:
+        the list is then computed with the cadre's live gaps).
         """
         idx = self._cadre(cadre_id)
         lists = self.lists
         if topics or modes or exclude_course_ids or k > lists.n or not lists.ready[idx]:
             return None
-        if self.online.taken_courses(idx):
+        if idx in self.online.changed:  # a completion or an answer since the bundle's cut-off
             return None
         seg = int(self._segment[idx])
         return self._explain(idx, seg, lists.ids[idx, :k], lists.scores[idx, :k])
@@ -225,8 +227,17 @@ class Predictor:
         # seen widened to every re-issue of a taken course (expand_to_groups for one row)
         taken_groups = self._groups[seen.indices[seen.data > 0]]
         exclude = sp.csr_matrix(np.isin(self._groups, taken_groups)[None, :].astype(np.float64))
+        context = None
+        if idx in self.online.changed:  # answers or completions since the bundle: live gaps
+            reserve = self.online.reserve(idx)[0].astype(np.float64)
+            context = {"gaps": np.maximum(0.0, self._targets(idx) - reserve)[None, :]}
         ids, best = rec.model.recommend(
-            [idx], user_items=seen, N=k, exclude=exclude, allowed=allowed[None, :]
+            [idx],
+            user_items=seen,
+            N=k,
+            exclude=exclude,
+            allowed=allowed[None, :],
+            extra_context=context,
         )
         return self._explain(idx, seg, ids[0], best[0])
 

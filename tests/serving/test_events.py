@@ -169,3 +169,43 @@ def test_answers_move_the_reserve_of_their_topics_only(setup, open_client):
             assert after[t] < before[t]
         else:
             assert after[t] == before[t]
+
+
+def test_wrong_answers_on_a_topic_move_its_courses_up(setup, open_client):
+    import numpy as np
+
+    art, fitted = setup
+    cat = fitted.catalog
+    main = dict(zip(map(str, cat.courses.ids_), cat.course_info["main_topic"], strict=True))
+    c = open_client(art)
+    for cadre_idx in (3, 11, 19):
+        cadre = str(cat.cadres.ids_[cadre_idx])
+        url = f"/v1/cadres/{cadre}/recommendations"
+        topics = c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+        weak = min(topics, key=lambda t: t["gap"])["topic_id"]  # its courses are rarely listed
+        before = [i["course_id"] for i in c.post(url, json={"k": 50}).json()["items"]]
+        items = cat.item_topics[:, cat.topics.one(weak)].nonzero()[0]
+        only = [i for i in items if cat.item_topics[i].nnz == 1][:40]  # single-topic items
+        answers = [
+            {
+                "event_id": f"w-{cadre}-{n}",
+                "type": "response",
+                "cadre_id": cadre,
+                "item_id": str(cat.items.ids_[i]),
+                "correct": 0,
+                "occurred_at": "2026-11-27T10:00:00+08:00",
+            }
+            for n, i in enumerate(only)
+        ]
+        assert c.post("/v1/events", json={"events": answers}).status_code == 200
+        after_topics = c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+        assert next(t for t in after_topics if t["topic_id"] == weak)["gap"] > 10  # now a gap
+        after = [i["course_id"] for i in c.post(url, json={"k": 50}).json()["items"]]
+        common = set(before) & set(after)
+        pos = [
+            np.mean([j for j, x in enumerate(x for x in lst if x in common) if main[x] == weak])
+            for lst in (before, after)
+        ]
+        n_before = sum(main[x] == weak for x in before[:10])
+        n_after = sum(main[x] == weak for x in after[:10])
+        assert pos[1] < pos[0] - 2 and n_after >= n_before  # up the list, never out of the top
