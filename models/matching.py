@@ -138,13 +138,30 @@ def cohort_frame(cohort, n: int) -> pd.DataFrame:
     return frame
 
 
-def _lgbm(est, n_rows: int) -> lgb.LGBMRegressor:
+def lgbm_regressor(est, min_child_samples: int, **extra) -> lgb.LGBMRegressor:
+    """The LightGBM regressor of the matchers and the rollcall gain model.
+
+    Parameters
+    ----------
+    est : estimator
+        Gives ``n_estimators``, ``learning_rate``, ``num_leaves``, ``reg_lambda``, ``n_jobs`` and
+        ``random_state``.
+    min_child_samples : int
+        Minimum rows per leaf (the caller caps ``est.min_child_samples`` by its row count).
+    **extra
+        Further LightGBM parameters (e.g. monotone constraints).
+
+    Returns
+    -------
+    lightgbm.LGBMRegressor
+        Unfitted; rows and columns subsampled at 0.8, deterministic and quiet.
+    """
     return lgb.LGBMRegressor(
         objective="regression",
         n_estimators=est.n_estimators,
         learning_rate=est.learning_rate,
         num_leaves=est.num_leaves,
-        min_child_samples=max(2, min(est.min_child_samples, n_rows // 4)),
+        min_child_samples=min_child_samples,
         subsample=0.8,
         subsample_freq=1,
         colsample_bytree=0.8,
@@ -154,6 +171,7 @@ def _lgbm(est, n_rows: int) -> lgb.LGBMRegressor:
         deterministic=True,
         force_row_wise=True,
         verbose=-1,
+        **extra,
     )
 
 
@@ -183,7 +201,7 @@ def _fit_booster(est, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray, cold_p
         X = pd.concat([X, cold], ignore_index=True)
         y = np.concatenate([y, y[pick]])
         weight = np.concatenate([weight, weight[pick]])
-    model = _lgbm(est, len(X))
+    model = lgbm_regressor(est, max(2, min(est.min_child_samples, len(X) // 4)))
     model.fit(X, y, sample_weight=weight, init_score=X["prior_rating"].to_numpy(float))
     return model
 
