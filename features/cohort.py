@@ -795,34 +795,28 @@ def teacher_training_rows(
     """
     history = history or rating_history(tables, reserve, "teacher", leniency)
     ev = history.events
-    in_class = ev["class_id"].notna()
-    sessions = (
-        ev[in_class]
-        .groupby(["class_id", "course_id", "teacher_id", "topic_id"], sort=True)
-        .agg(y=("adjusted", "mean"), n_ratings=("adjusted", "size"), rated_on=("rated_on", "max"))
-        .reset_index()
-    )
-    sessions["fold"] = _folds(sessions["class_id"], n_folds, random_state)
-    ev_fold = ev["class_id"].map(sessions.drop_duplicates("class_id").set_index("class_id")["fold"])
     profiles, declared = teacher_profiles(tables)
     teachers = Vocabulary(tables["teachers"]["teacher_id"])
-    parts = []
-    for f in range(max(1, n_folds)):
-        rows = sessions[sessions["fold"] == f]
-        if rows.empty:
-            continue
-        hist = ev[ev_fold.ne(f).to_numpy() | ev_fold.isna().to_numpy()]
+
+    def fold_features(hist: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         eff = rating_effects(hist, "teacher_id", "topic_id", targets=teachers, **effect_params)
         coh = history.cohorts.reindex(rows["class_id"].to_numpy())
-        X = teacher_pair_features(
+        return teacher_pair_features(
             rows["teacher_id"], rows["topic_id"], coh, eff, profiles, declared
         )
-        X.index = rows.index
-        parts.append(X)
-    X = pd.concat(parts).loc[sessions.index] if parts else _empty(TEACHER_FEATURES)
+
+    sessions, X = _out_of_fold_rows(
+        ev,
+        ev[ev["class_id"].notna()],
+        ["class_id", "course_id", "teacher_id", "topic_id"],
+        fold_features,
+        TEACHER_FEATURES,
+        n_folds,
+        random_state,
+    )
     meta = sessions[["class_id", "course_id", "teacher_id", "topic_id", "rated_on", "n_ratings"]]
     meta = meta.assign(fold=sessions["fold"])
-    return X.reset_index(drop=True), sessions["y"].to_numpy(float), meta.reset_index(drop=True)
+    return X, sessions["y"].to_numpy(float), meta.reset_index(drop=True)
 
 
 def staff_training_rows(
@@ -850,31 +844,54 @@ def staff_training_rows(
     """
     history = history or rating_history(tables, reserve, "staff", leniency)
     ev = history.events
+    profiles = staff_profiles(tables)
+    staff = Vocabulary(tables["staff"]["staff_id"])
+    topic_w = class_topic_weights(tables, sorted(tables["topics"]["topic_id"]))
+
+    def fold_features(hist: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+        eff = rating_effects(hist, "staff_id", None, targets=staff, **effect_params)
+        coh = history.cohorts.reindex(rows["class_id"].to_numpy())
+        tw = topic_w.reindex(rows["class_id"].to_numpy()).fillna(0.0)
+        return staff_pair_features(rows["staff_id"], coh, eff, profiles, tw)
+
+    rows_all, X = _out_of_fold_rows(
+        ev, ev, ["class_id", "staff_id"], fold_features, STAFF_FEATURES, n_folds, random_state
+    )
+    meta = rows_all[["class_id", "staff_id", "rated_on", "n_ratings", "fold"]]
+    return X, rows_all["y"].to_numpy(float), meta.reset_index(drop=True)
+
+
+def _out_of_fold_rows(ev, rated, keys, fold_features, columns, n_folds, random_state):
+    """Training rows of the matchers and their features from history out of fold.
+
+    A row groups the ``rated`` events by ``keys`` (class_id first): y (mean corrected score),
+    n_ratings, rated_on (last) and fold (all rows of a class in one fold). The feature rows of a
+    fold are ``fold_features(hist, rows)`` with ``hist`` the events of ``ev`` outside that fold
+    (events of no class, e.g. self-study ratings, always count: NaN differs from every fold).
+
+    Returns
+    -------
+    rows : DataFrame
+    X : DataFrame
+        One row per row of ``rows`` (``columns`` when there is none), index reset.
+    """
     rows_all = (
-        ev.groupby(["class_id", "staff_id"], sort=True)
+        rated.groupby(keys, sort=True)
         .agg(y=("adjusted", "mean"), n_ratings=("adjusted", "size"), rated_on=("rated_on", "max"))
         .reset_index()
     )
     rows_all["fold"] = _folds(rows_all["class_id"], n_folds, random_state)
     ev_fold = ev["class_id"].map(rows_all.drop_duplicates("class_id").set_index("class_id")["fold"])
-    profiles = staff_profiles(tables)
-    staff = Vocabulary(tables["staff"]["staff_id"])
-    topic_w = class_topic_weights(tables, sorted(tables["topics"]["topic_id"]))
     parts = []
     for f in range(max(1, n_folds)):
         rows = rows_all[rows_all["fold"] == f]
         if rows.empty:
             continue
-        hist = ev[ev_fold.ne(f).to_numpy()]
-        eff = rating_effects(hist, "staff_id", None, targets=staff, **effect_params)
-        coh = history.cohorts.reindex(rows["class_id"].to_numpy())
-        tw = topic_w.reindex(rows["class_id"].to_numpy()).fillna(0.0)
-        X = staff_pair_features(rows["staff_id"], coh, eff, profiles, tw)
+        X = fold_features(ev[ev_fold.ne(f).to_numpy()], rows)
         X.index = rows.index
         parts.append(X)
-    X = pd.concat(parts).loc[rows_all.index] if parts else _empty(STAFF_FEATURES)
-    meta = rows_all[["class_id", "staff_id", "rated_on", "n_ratings", "fold"]]
-    return X.reset_index(drop=True), rows_all["y"].to_numpy(float), meta.reset_index(drop=True)
+    X = pd.concat(parts).loc[rows_all.index] if parts else _empty(columns)
+    return rows_all, X.reset_index(drop=True)
 
 
 def rating_history(

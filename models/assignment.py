@@ -192,6 +192,54 @@ def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper):
     return both.x, status if both.status == 0 else "time_limit"
 
 
+def _milp_assignment(s, ok, constraints, time_limit, mip_rel_gap):
+    """A plan as a MILP over the eligible pairs of ``ok``: assignment per slot and solver status.
+
+    ``constraints(pair_slots, pair_cols)`` returns ``(add_rows, n_vars)``: a function adding the
+    plan's own rows to a :class:`_Rows`, and the variable count (one per pair first, then any
+    auxiliaries). The rows "at most one candidate per slot" come first and the fill-count row
+    of :func:`_solve_milp` last.
+    """
+    n_slots = s.shape[0]
+    ps, pt = np.nonzero(ok)
+    n_x = len(ps)
+    assignment = np.full(n_slots, -1, dtype=np.int64)
+    if n_x == 0:
+        return assignment, "optimal"
+    add_rows, n_vars = constraints(ps, pt)
+
+    def rows_fn(extra_count: int | None = None) -> LinearConstraint:
+        rows = _Rows()
+        rows.add_groups(ps, np.arange(n_x), np.ones(n_slots))
+        add_rows(rows)
+        if extra_count is not None:
+            rows.add(np.arange(n_x), 1.0, float(extra_count), np.inf)
+        return rows.constraint(n_vars)
+
+    x, status = _solve_milp(
+        s[ps, pt], n_x, rows_fn, time_limit, n_vars, mip_rel_gap, len(np.unique(ps))
+    )
+    chosen = x[:n_x] > 0.5
+    assignment[ps[chosen]] = pt[chosen]
+    return assignment, status
+
+
+def _unfilled(assignment, listed, blocked) -> list[UnfilledSlot]:
+    """Every empty slot and why: nobody eligible (``listed``), else ``blocked(slot, cands)``.
+
+    ``blocked`` returns, per eligible candidate, whether it is busy and whether it is full.
+    """
+    out = []
+    for sl in np.flatnonzero(assignment < 0):
+        cands = np.flatnonzero(listed[sl])
+        if not len(cands):
+            out.append(UnfilledSlot(int(sl), "no_eligible", REASONS["no_eligible"]))
+            continue
+        is_busy, is_full = blocked(sl, cands)
+        out.append(_reason(int(sl), np.array(is_busy), np.array(is_full)))
+    return out
+
+
 def _lsa(s: np.ndarray, ok: np.ndarray, cols_cap: np.ndarray) -> np.ndarray:
     """Max count, then max score, when every column takes at most one row."""
     use = cols_cap >= 1
@@ -287,42 +335,30 @@ def plan_teachers(
 
 
 def _teacher_milp(s, ok, dates, classes, periods, caps, time_limit, mip_rel_gap):
-    n_slots, n_t = s.shape
-    ps, pt = np.nonzero(ok)
-    n_x = len(ps)
-    assignment = np.full(n_slots, -1, dtype=np.int64)
-    if n_x == 0:
-        return assignment, "optimal"
-    # auxiliary y[t, date, class] where a teacher could meet two classes on one date
-    td = pt.astype(np.int64) * (dates.max() + 1) + dates[ps]
-    frame = pd.DataFrame({"td": td, "cls": classes[ps]})
-    n_cls = frame.groupby("td")["cls"].transform("nunique").to_numpy()
-    conflict = np.flatnonzero(n_cls > 1)
-    tdc_codes, tdc_uniq = pd.factorize(
-        pd.Series(td[conflict] * (classes.max() + 1) + classes[ps][conflict])
-    )
-    n_y = len(tdc_uniq)
-    y_td = np.asarray(tdc_uniq) // (classes.max() + 1)
+    def constraints(ps, pt):
+        n_x = len(ps)
+        # auxiliary y[t, date, class] where a teacher could meet two classes on one date
+        td = pt.astype(np.int64) * (dates.max() + 1) + dates[ps]
+        frame = pd.DataFrame({"td": td, "cls": classes[ps]})
+        n_cls = frame.groupby("td")["cls"].transform("nunique").to_numpy()
+        conflict = np.flatnonzero(n_cls > 1)
+        tdc_codes, tdc_uniq = pd.factorize(
+            pd.Series(td[conflict] * (classes.max() + 1) + classes[ps][conflict])
+        )
+        n_y = len(tdc_uniq)
+        y_td = np.asarray(tdc_uniq) // (classes.max() + 1)
 
-    def rows_fn(extra_count: int | None = None) -> LinearConstraint:
-        rows = _Rows()
-        rows.add_groups(ps, np.arange(n_x), np.ones(n_slots))
-        load = pt.astype(np.int64) * (periods.max() + 1) + periods[ps]
-        uniq = np.unique(load)
-        rows.add_groups(load, np.arange(n_x), caps[uniq // (periods.max() + 1)])
-        rows.add_pairs(conflict, n_x + tdc_codes)  # x <= y: teaching means meeting that class
-        if n_y:
-            rows.add_groups(y_td, n_x + np.arange(n_y), np.ones(len(np.unique(y_td))))
-        if extra_count is not None:
-            rows.add(np.arange(n_x), 1.0, float(extra_count), np.inf)
-        return rows.constraint(n_x + n_y)
+        def add_rows(rows: _Rows) -> None:
+            load = pt.astype(np.int64) * (periods.max() + 1) + periods[ps]
+            uniq = np.unique(load)
+            rows.add_groups(load, np.arange(n_x), caps[uniq // (periods.max() + 1)])
+            rows.add_pairs(conflict, n_x + tdc_codes)  # x <= y: teaching means meeting that class
+            if n_y:
+                rows.add_groups(y_td, n_x + np.arange(n_y), np.ones(len(np.unique(y_td))))
 
-    x, status = _solve_milp(
-        s[ps, pt], n_x, rows_fn, time_limit, n_x + n_y, mip_rel_gap, len(np.unique(ps))
-    )
-    chosen = x[:n_x] > 0.5
-    assignment[ps[chosen]] = pt[chosen]
-    return assignment, status
+        return add_rows, n_x + n_y
+
+    return _milp_assignment(s, ok, constraints, time_limit, mip_rel_gap)
 
 
 def _busy_and_load(assignment, dates, classes, periods, n_t):
@@ -351,16 +387,12 @@ def _check_teacher_plan(assignment, ok, dates, classes, periods, caps) -> None:
 
 def _teacher_reasons(assignment, ok, dates, classes, periods, caps) -> list[UnfilledSlot]:
     busy, load = _busy_and_load(assignment, dates, classes, periods, ok.shape[1])
-    out = []
-    for sl in np.flatnonzero(assignment < 0):
-        cands = np.flatnonzero(ok[sl])
-        if not len(cands):
-            out.append(UnfilledSlot(int(sl), "no_eligible", REASONS["no_eligible"]))
-            continue
-        is_busy = np.array([bool(busy.get((t, dates[sl]), set()) - {classes[sl]}) for t in cands])
-        is_full = np.array([load.get((t, periods[sl]), 0) >= caps[t] for t in cands])
-        out.append(_reason(int(sl), is_busy, is_full))
-    return out
+
+    def blocked(sl, cands):
+        is_busy = [bool(busy.get((t, dates[sl]), set()) - {classes[sl]}) for t in cands]
+        return is_busy, [load.get((t, periods[sl]), 0) >= caps[t] for t in cands]
+
+    return _unfilled(assignment, ok, blocked)
 
 
 def _reason(slot: int, is_busy: np.ndarray, is_full: np.ndarray) -> UnfilledSlot:
@@ -447,12 +479,8 @@ def plan_staff(
         assignment, status = _staff_milp(s, ok, active, conc, total, time_limit, mip_rel_gap)
         method = "milp"
     _check_staff_plan(assignment, ok, active, conc, total)
-    unfilled = []
-    for c in np.flatnonzero(assignment < 0):
-        cands = np.flatnonzero(listed[c])
-        if not len(cands):
-            unfilled.append(UnfilledSlot(int(c), "no_eligible", REASONS["no_eligible"]))
-            continue
+
+    def blocked(c, cands):
         # overlap peaks at the start of c or of a class starting while c runs
         points = np.flatnonzero(active[:, c])
         is_busy, is_full = [], []
@@ -460,41 +488,32 @@ def plan_staff(
             mine = assignment == t
             is_busy.append(active[np.ix_(points, mine)].sum(axis=1).max() >= conc[t])
             is_full.append(mine.sum() >= total[t])
-        unfilled.append(_reason(int(c), np.array(is_busy), np.array(is_full)))
+        return is_busy, is_full
+
+    unfilled = _unfilled(assignment, listed, blocked)
     return Plan(assignment, unfilled, _total(s, assignment), method, status)
 
 
 def _staff_milp(s, ok, active, conc, total, time_limit, mip_rel_gap):
     n_c, n_s = s.shape
-    pc, pt = np.nonzero(ok)
-    n_x = len(pc)
-    assignment = np.full(n_c, -1, dtype=np.int64)
-    if n_x == 0:
-        return assignment, "optimal"
-    var = -np.ones((n_c, n_s), dtype=np.int64)
-    var[pc, pt] = np.arange(n_x)
 
-    def rows_fn(extra_count: int | None = None) -> LinearConstraint:
-        rows = _Rows()
-        rows.add_groups(pc, np.arange(n_x), np.ones(n_c))
-        for t in range(n_s):
-            mine = var[:, t]
-            for p in range(n_c):  # classes running on class p's first day
-                cols = mine[active[p] & (mine >= 0)]
-                if len(cols) > conc[t]:
-                    rows.add(cols, 1.0, -np.inf, conc[t])
-            if np.isfinite(total[t]) and (mine >= 0).sum() > total[t]:
-                rows.add(mine[mine >= 0], 1.0, -np.inf, total[t])
-        if extra_count is not None:
-            rows.add(np.arange(n_x), 1.0, float(extra_count), np.inf)
-        return rows.constraint(n_x)
+    def constraints(pc, pt):
+        var = -np.ones((n_c, n_s), dtype=np.int64)
+        var[pc, pt] = np.arange(len(pc))
 
-    x, status = _solve_milp(
-        s[pc, pt], n_x, rows_fn, time_limit, n_x, mip_rel_gap, len(np.unique(pc))
-    )
-    chosen = x > 0.5
-    assignment[pc[chosen]] = pt[chosen]
-    return assignment, status
+        def add_rows(rows: _Rows) -> None:
+            for t in range(n_s):
+                mine = var[:, t]
+                for p in range(n_c):  # classes running on class p's first day
+                    cols = mine[active[p] & (mine >= 0)]
+                    if len(cols) > conc[t]:
+                        rows.add(cols, 1.0, -np.inf, conc[t])
+                if np.isfinite(total[t]) and (mine >= 0).sum() > total[t]:
+                    rows.add(mine[mine >= 0], 1.0, -np.inf, total[t])
+
+        return add_rows, len(pc)
+
+    return _milp_assignment(s, ok, constraints, time_limit, mip_rel_gap)
 
 
 def _check_staff_plan(assignment, ok, active, conc, total) -> None:

@@ -138,13 +138,30 @@ def cohort_frame(cohort, n: int) -> pd.DataFrame:
     return frame
 
 
-def _lgbm(est, n_rows: int) -> lgb.LGBMRegressor:
+def lgbm_regressor(est, min_child_samples: int, **extra) -> lgb.LGBMRegressor:
+    """The LightGBM regressor of the matchers and the rollcall gain model.
+
+    Parameters
+    ----------
+    est : estimator
+        Gives ``n_estimators``, ``learning_rate``, ``num_leaves``, ``reg_lambda``, ``n_jobs`` and
+        ``random_state``.
+    min_child_samples : int
+        Minimum rows per leaf (the caller caps ``est.min_child_samples`` by its row count).
+    **extra
+        Further LightGBM parameters (e.g. monotone constraints).
+
+    Returns
+    -------
+    lightgbm.LGBMRegressor
+        Unfitted; rows and columns subsampled at 0.8, deterministic and quiet.
+    """
     return lgb.LGBMRegressor(
         objective="regression",
         n_estimators=est.n_estimators,
         learning_rate=est.learning_rate,
         num_leaves=est.num_leaves,
-        min_child_samples=max(2, min(est.min_child_samples, n_rows // 4)),
+        min_child_samples=min_child_samples,
         subsample=0.8,
         subsample_freq=1,
         colsample_bytree=0.8,
@@ -154,6 +171,7 @@ def _lgbm(est, n_rows: int) -> lgb.LGBMRegressor:
         deterministic=True,
         force_row_wise=True,
         verbose=-1,
+        **extra,
     )
 
 
@@ -183,7 +201,7 @@ def _fit_booster(est, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray, cold_p
         X = pd.concat([X, cold], ignore_index=True)
         y = np.concatenate([y, y[pick]])
         weight = np.concatenate([weight, weight[pick]])
-    model = _lgbm(est, len(X))
+    model = lgbm_regressor(est, max(2, min(est.min_child_samples, len(X) // 4)))
     model.fit(X, y, sample_weight=weight, init_score=X["prior_rating"].to_numpy(float))
     return model
 
@@ -200,7 +218,133 @@ def _counts_since(frame: pd.DataFrame, key: str, date_col: str, asof, years: int
     return frame.loc[sel].groupby(key).size()
 
 
-class TeacherMatcher(BaseEstimator):
+class _RatingMatcher(BaseEstimator):
+    """What :class:`TeacherMatcher` and :class:`StaffMatcher` share.
+
+    Fitting (leniency, out-of-fold training rows, history effects, the booster with its
+    cold-start copies), the unknown-id checks, ranking and the plan table. A subclass stores its
+    parameters in its own ``__init__``, provides ``features`` and ``_reasons(x, j, context)`` and
+    sets ``_KIND`` (of :func:`features.cohort.rating_history`, also in messages), ``_TABLES``
+    (needed by ``fit``; the first lists the targets), ``_ID`` (the targets' id column), ``_TOPIC``
+    (topic column of the history effects, or None), ``_EFFECT_PARAMS`` (passed to
+    :func:`features.cohort.rating_effects`) and ``_VOCABULARY`` (attribute of the targets).
+    """
+
+    _KIND: str
+    _TABLES: tuple[str, ...]
+    _ID: str
+    _TOPIC: str | None
+    _EFFECT_PARAMS: tuple[str, ...]
+    _VOCABULARY: str
+
+    @property
+    def _targets(self) -> Vocabulary:
+        return getattr(self, self._VOCABULARY)
+
+    def _effect_params(self) -> dict:
+        return {name: getattr(self, name) for name in self._EFFECT_PARAMS}
+
+    def _fit_history(self, tables, reserve, training_rows, nothing: str):
+        """Leniency, training rows, the targets and their history effects (first half of fit).
+
+        Returns the ``X, y, meta`` of ``training_rows``; raises ValueError(``nothing``) when
+        there is no row.
+        """
+        for name in self._TABLES:
+            if name not in tables:
+                raise ValueError(f"{type(self).__name__}.fit needs the {name} table")
+        seed = 0 if self.random_state is None else int(self.random_state)
+        self.leniency_ = rater_leniency(tables)
+        history = rating_history(tables, reserve, self._KIND, self.leniency_)
+        X, y, meta = training_rows(
+            tables,
+            reserve,
+            history=history,
+            n_folds=self.n_folds,
+            random_state=seed,
+            **self._effect_params(),
+        )
+        if len(X) == 0:
+            raise ValueError(nothing)
+        targets = Vocabulary(tables[self._TABLES[0]][self._ID])
+        setattr(self, self._VOCABULARY, targets)
+        self.effects_ = rating_effects(
+            history.events, self._ID, self._TOPIC, targets=targets, **self._effect_params()
+        )
+        return X, y, meta
+
+    def _fit_model(self, tables, X, y, meta, cold_prior, feature_names, asof) -> None:
+        """The booster and the fitted attributes every matcher has (second half of fit)."""
+        self.model_ = _fit_booster(self, X, y, meta["n_ratings"].to_numpy(float), cold_prior)
+        self.feature_names_in_ = np.asarray(feature_names, dtype=object)
+        self.n_training_rows_ = len(X)
+        self.asof_ = pd.Timestamp(asof) if asof is not None else _default_asof(tables)
+        self.topic_names_ = dict(
+            zip(tables["topics"]["topic_id"], tables["topics"]["name_zh"], strict=True)
+        )
+
+    def _check_known(self, ids: np.ndarray) -> None:
+        unknown = self._targets.index(pd.Series(ids, dtype=object)) < 0
+        if unknown.any():
+            raise ValueError(f"unknown {self._KIND} ids: {sorted(set(ids[unknown].tolist()))[:5]}")
+
+    def _allowed(self, candidates: Sequence[str] | None) -> np.ndarray:
+        """Which targets may be listed: all, or ``candidates`` (unknown ids raise ValueError)."""
+        allowed = np.ones(len(self._targets), bool)
+        if candidates is not None:
+            idx = self._targets.index(pd.Series(list(candidates), dtype=object))
+            if (idx < 0).any():
+                bad = np.asarray(list(candidates), dtype=object)[idx < 0]
+                raise ValueError(f"unknown {self._KIND} ids: {sorted(bad.tolist())[:5]}")
+            allowed[:] = False
+            allowed[idx] = True
+        return allowed
+
+    def _ranked(self, X: pd.DataFrame, n_q: int, allowed: np.ndarray, k: int, context) -> Ranked:
+        """Top ``k`` of ``X`` (``n_q`` queries × every target, query-major) where ``allowed``.
+
+        ``context[q]`` is the last argument of ``_reasons`` for query ``q``.
+        """
+        n = len(self._targets)
+        scores = _predict(self.model_, X).reshape(n_q, n)
+        ids, best = top_k(np.where(allowed, scores, -np.inf), k)
+        reasons = [
+            [[] if j < 0 else self._reasons(X.iloc[q * n + j], j, context[q]) for j in ids[q]]
+            for q in range(n_q)
+        ]
+        return Ranked(ids, best, reasons, self._targets)
+
+    def _plan_table(self, table, plan: Plan, scores, feature_args, context):
+        """``table`` with the plan's id, predicted_rating, reasons and unfilled_reason columns.
+
+        ``feature_args`` are the per-row arguments of ``features`` after the ids, ``context``
+        the per-row last argument of ``_reasons``.
+        """
+        out = table.copy()
+        a = plan.assignment
+        on = a >= 0
+        out[self._ID] = np.where(on, self._targets.ids_[np.maximum(a, 0)], None)
+        out["predicted_rating"] = np.where(on, scores[np.arange(len(a)), np.maximum(a, 0)], np.nan)
+        reasons = [[] for _ in range(len(out))]
+        filled = np.flatnonzero(on)
+        if len(filled):
+            X = self.features(out[self._ID][filled], *(v.iloc[filled] for v in feature_args))
+            for i, f in enumerate(filled):
+                reasons[f] = self._reasons(X.iloc[i], a[f], context.iloc[f])
+        out["reasons"] = reasons
+        why = {u.slot: f"{u.reason}: {u.message}" for u in plan.unfilled}
+        out["unfilled_reason"] = [why.get(i) for i in range(len(out))]
+        return out, plan
+
+    def _rating_reasons(self, x: pd.Series) -> list[str]:
+        if x["fit_n"] >= self.min_ratings_reason:
+            return [f"同类学员评分 {x['prior_rating']:.1f}"]
+        if x["hist_n"] >= self.min_ratings_reason:
+            return [f"学员评分 {self.effects_.mean + x['hist_base']:.1f}"]
+        return []
+
+
+class TeacherMatcher(_RatingMatcher):
     """Predict the rating a teacher would get teaching a topic to a cohort, and rank teachers.
 
     Parameters
@@ -235,6 +379,13 @@ class TeacherMatcher(BaseEstimator):
     n_training_rows_ : int
     """
 
+    _KIND = "teacher"
+    _TABLES = ("teachers", "teacher_topics", "course_ratings", "class_sessions", "topics")
+    _ID = "teacher_id"
+    _TOPIC = "topic_id"
+    _EFFECT_PARAMS = ("shrinkage", "topic_shrinkage", "curve_shrinkage", "bandwidth")
+    _VOCABULARY = "teachers_"
+
     def __init__(
         self,
         n_estimators: int = 200,
@@ -267,14 +418,6 @@ class TeacherMatcher(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _effect_params(self) -> dict:
-        return {
-            "shrinkage": self.shrinkage,
-            "topic_shrinkage": self.topic_shrinkage,
-            "curve_shrinkage": self.curve_shrinkage,
-            "bandwidth": self.bandwidth,
-        }
-
     def fit(
         self,
         tables: dict[str, pd.DataFrame],
@@ -303,44 +446,19 @@ class TeacherMatcher(BaseEstimator):
         ValueError
             If no class session has a teacher score to learn from.
         """
-        for name in ("teachers", "teacher_topics", "course_ratings", "class_sessions", "topics"):
-            if name not in tables:
-                raise ValueError(f"TeacherMatcher.fit needs the {name} table")
-        seed = 0 if self.random_state is None else int(self.random_state)
-        self.leniency_ = rater_leniency(tables)
-        history = rating_history(tables, reserve, "teacher", self.leniency_)
-        X, y, meta = teacher_training_rows(
+        X, y, meta = self._fit_history(
             tables,
             reserve,
-            history=history,
-            n_folds=self.n_folds,
-            random_state=seed,
-            **self._effect_params(),
-        )
-        if len(X) == 0:
-            raise ValueError("no class session has a teacher score: nothing to learn from")
-        self.teachers_ = Vocabulary(tables["teachers"]["teacher_id"])
-        self.effects_ = rating_effects(
-            history.events,
-            "teacher_id",
-            "topic_id",
-            targets=self.teachers_,
-            **self._effect_params(),
+            teacher_training_rows,
+            "no class session has a teacher score: nothing to learn from",
         )
         self.profiles_, self.declared_ = teacher_profiles(tables)
         cold = self.effects_.features(
             np.full(len(meta), None, dtype=object), meta["topic_id"], np.zeros(len(meta))
         )["prior_rating"].to_numpy()
-        self.model_ = _fit_booster(self, X, y, meta["n_ratings"].to_numpy(float), cold)
-        self.feature_names_in_ = np.asarray(TEACHER_FEATURES, dtype=object)
-        self.n_training_rows_ = len(X)
-        asof = pd.Timestamp(asof) if asof is not None else _default_asof(tables)
-        self.asof_ = asof
+        self._fit_model(tables, X, y, meta, cold, TEACHER_FEATURES, asof)
         self.sessions_3y_ = _counts_since(
-            tables["class_sessions"], "teacher_id", "session_on", asof, 3
-        )
-        self.topic_names_ = dict(
-            zip(tables["topics"]["topic_id"], tables["topics"]["name_zh"], strict=True)
+            tables["class_sessions"], "teacher_id", "session_on", self.asof_, 3
         )
         return self
 
@@ -367,9 +485,7 @@ class TeacherMatcher(BaseEstimator):
             np.asarray(teacher_ids, dtype=object), np.asarray(topic_ids, dtype=object)
         )
         t, k = t.ravel(), k.ravel()
-        unknown = self.teachers_.index(pd.Series(t, dtype=object)) < 0
-        if unknown.any():
-            raise ValueError(f"unknown teacher ids: {sorted(set(t[unknown].tolist()))[:5]}")
+        self._check_known(t)
         frame = cohort_frame(cohort, len(t))
         return teacher_pair_features(t, k, frame, self.effects_, self.profiles_, self.declared_)
 
@@ -491,21 +607,8 @@ class TeacherMatcher(BaseEstimator):
             slot_periods=periods,
             **solver_options,
         )
-        out = slots.copy()
-        a = plan.assignment
-        on = a >= 0
-        out["teacher_id"] = np.where(on, self.teachers_.ids_[np.maximum(a, 0)], None)
-        out["predicted_rating"] = np.where(on, scores[np.arange(len(a)), np.maximum(a, 0)], np.nan)
-        reasons = [[] for _ in range(len(out))]
-        filled = np.flatnonzero(on)
-        if len(filled):
-            X = self.features(out["teacher_id"][filled], out["topic_id"][filled], rows.iloc[filled])
-            for i, f in enumerate(filled):
-                reasons[f] = self._reasons(X.iloc[i], a[f], out["topic_id"][f])
-        out["reasons"] = reasons
-        why = {u.slot: f"{u.reason}: {u.message}" for u in plan.unfilled}
-        out["unfilled_reason"] = [why.get(i) for i in range(len(out))]
-        return out, plan
+        topics = slots["topic_id"]
+        return self._plan_table(slots, plan, scores, (topics, rows), topics)
 
     def rank(
         self,
@@ -540,47 +643,27 @@ class TeacherMatcher(BaseEstimator):
         topic_ids = np.asarray(topic_ids, dtype=object).ravel()
         n_t = len(self.teachers_)
         frame = cohort_frame(cohort, len(topic_ids))
-        allowed = np.ones((len(topic_ids), n_t), bool)
-        if candidates is not None:
-            idx = self.teachers_.index(pd.Series(list(candidates), dtype=object))
-            if (idx < 0).any():
-                bad = np.asarray(list(candidates), dtype=object)[idx < 0]
-                raise ValueError(f"unknown teacher ids: {sorted(bad.tolist())[:5]}")
-            mask = np.zeros(n_t, bool)
-            mask[idx] = True
-            allowed &= mask[None, :]
+        allowed = np.ones((len(topic_ids), n_t), bool) & self._allowed(candidates)[None, :]
         if declared_only:
             allowed &= self.declared_mask(topic_ids)
         rep = frame.loc[np.repeat(np.arange(len(topic_ids)), n_t)].reset_index(drop=True)
         X = self.features(
             np.tile(self.teachers_.ids_, len(topic_ids)), np.repeat(topic_ids, n_t), rep
         )
-        scores = _predict(self.model_, X).reshape(len(topic_ids), n_t)
-        scores = np.where(allowed, scores, -np.inf)
-        ids, best = top_k(scores, k)
-        reasons = []
-        for q in range(len(topic_ids)):
-            row = []
-            for j in ids[q]:
-                row.append([] if j < 0 else self._reasons(X.iloc[q * n_t + j], j, topic_ids[q]))
-            reasons.append(row)
-        return Ranked(ids, best, reasons, self.teachers_)
+        return self._ranked(X, len(topic_ids), allowed, k, topic_ids)
 
     def _reasons(self, x: pd.Series, j: int, topic_id: str) -> list[str]:
         out = []
         name = self.topic_names_.get(topic_id, TOPICS.get(topic_id, (topic_id,))[0])
         if x["declared"] > 0:
             out.append(f"擅长：{name}")
-        if x["fit_n"] >= self.min_ratings_reason:
-            out.append(f"同类学员评分 {x['prior_rating']:.1f}")
-        elif x["hist_n"] >= self.min_ratings_reason:
-            out.append(f"学员评分 {self.effects_.mean + x['hist_base']:.1f}")
+        out += self._rating_reasons(x)
         n = int(self.sessions_3y_.get(self.teachers_.ids_[j], 0))
         out.append(f"近3年授课 {n} 次" if n else "近3年暂无授课记录")
         return out
 
 
-class StaffMatcher(BaseEstimator):
+class StaffMatcher(_RatingMatcher):
     """Predict the rating a support staff member (班主任/教辅) would get from a class's cohort.
 
     Parameters
@@ -613,6 +696,13 @@ class StaffMatcher(BaseEstimator):
     n_training_rows_ : int
     """
 
+    _KIND = "staff"
+    _TABLES = ("staff", "staff_ratings", "classes", "topics")
+    _ID = "staff_id"
+    _TOPIC = None
+    _EFFECT_PARAMS = ("shrinkage", "curve_shrinkage", "bandwidth")
+    _VOCABULARY = "staff_"
+
     def __init__(
         self,
         n_estimators: int = 150,
@@ -643,13 +733,6 @@ class StaffMatcher(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _effect_params(self) -> dict:
-        return {
-            "shrinkage": self.shrinkage,
-            "curve_shrinkage": self.curve_shrinkage,
-            "bandwidth": self.bandwidth,
-        }
-
     def fit(
         self,
         tables: dict[str, pd.DataFrame],
@@ -663,39 +746,15 @@ class StaffMatcher(BaseEstimator):
         ValueError
             If there is no staff rating to learn from.
         """
-        for name in ("staff", "staff_ratings", "classes", "topics"):
-            if name not in tables:
-                raise ValueError(f"StaffMatcher.fit needs the {name} table")
-        seed = 0 if self.random_state is None else int(self.random_state)
-        self.leniency_ = rater_leniency(tables)
-        history = rating_history(tables, reserve, "staff", self.leniency_)
-        X, y, meta = staff_training_rows(
-            tables,
-            reserve,
-            history=history,
-            n_folds=self.n_folds,
-            random_state=seed,
-            **self._effect_params(),
-        )
-        if len(X) == 0:
-            raise ValueError("no staff rating: nothing to learn from")
-        self.staff_ = Vocabulary(tables["staff"]["staff_id"])
-        self.effects_ = rating_effects(
-            history.events, "staff_id", None, targets=self.staff_, **self._effect_params()
+        X, y, meta = self._fit_history(
+            tables, reserve, staff_training_rows, "no staff rating: nothing to learn from"
         )
         self.profiles_ = staff_profiles(tables)
         cold = np.full(len(X), self.effects_.mean)
-        self.model_ = _fit_booster(self, X, y, meta["n_ratings"].to_numpy(float), cold)
-        self.feature_names_in_ = np.asarray(STAFF_FEATURES, dtype=object)
-        self.n_training_rows_ = len(X)
+        self._fit_model(tables, X, y, meta, cold, STAFF_FEATURES, asof)
         self.topic_ids_ = np.asarray(sorted(tables["topics"]["topic_id"]), dtype=object)
-        asof = pd.Timestamp(asof) if asof is not None else _default_asof(tables)
-        self.asof_ = asof
         classes = tables["classes"][tables["classes"]["staff_id"].notna()]
-        self.classes_3y_ = _counts_since(classes, "staff_id", "start_on", asof, 3)
-        self.topic_names_ = dict(
-            zip(tables["topics"]["topic_id"], tables["topics"]["name_zh"], strict=True)
-        )
+        self.classes_3y_ = _counts_since(classes, "staff_id", "start_on", self.asof_, 3)
         return self
 
     def _topic_frame(self, topic_weights, n: int) -> pd.DataFrame:
@@ -731,9 +790,7 @@ class StaffMatcher(BaseEstimator):
         """
         check_is_fitted(self, "model_")
         s = np.asarray(staff_ids, dtype=object).ravel()
-        unknown = self.staff_.index(pd.Series(s, dtype=object)) < 0
-        if unknown.any():
-            raise ValueError(f"unknown staff ids: {sorted(set(s[unknown].tolist()))[:5]}")
+        self._check_known(s)
         frame = cohort_frame(cohort, len(s))
         tw = self._topic_frame(topic_weights, len(s))
         return staff_pair_features(s, frame, self.effects_, self.profiles_, tw)
@@ -814,22 +871,8 @@ class StaffMatcher(BaseEstimator):
             max_classes,
             **solver_options,
         )
-        out = classes.copy()
-        a = plan.assignment
-        on = a >= 0
-        out["staff_id"] = np.where(on, self.staff_.ids_[np.maximum(a, 0)], None)
-        out["predicted_rating"] = np.where(on, scores[np.arange(len(a)), np.maximum(a, 0)], np.nan)
-        tw_frame = self._topic_frame(tw, len(out))
-        reasons = [[] for _ in range(len(out))]
-        filled = np.flatnonzero(on)
-        if len(filled):
-            X = self.features(out["staff_id"][filled], rows.iloc[filled], tw_frame.iloc[filled])
-            for i, f in enumerate(filled):
-                reasons[f] = self._reasons(X.iloc[i], a[f], tw_frame.iloc[f])
-        out["reasons"] = reasons
-        why = {u.slot: f"{u.reason}: {u.message}" for u in plan.unfilled}
-        out["unfilled_reason"] = [why.get(i) for i in range(len(out))]
-        return out, plan
+        tw_frame = self._topic_frame(tw, len(classes))
+        return self._plan_table(classes, plan, scores, (rows, tw_frame), tw_frame)
 
     def rank(
         self,
@@ -862,24 +905,11 @@ class StaffMatcher(BaseEstimator):
         frame = cohort_frame(cohorts, n_q)
         tw = self._topic_frame(topic_weights, n_q)
         n_s = len(self.staff_)
-        allowed = np.ones(n_s, bool)
-        if candidates is not None:
-            idx = self.staff_.index(pd.Series(list(candidates), dtype=object))
-            if (idx < 0).any():
-                bad = np.asarray(list(candidates), dtype=object)[idx < 0]
-                raise ValueError(f"unknown staff ids: {sorted(bad.tolist())[:5]}")
-            allowed[:] = False
-            allowed[idx] = True
+        allowed = self._allowed(candidates)[None, :]
         rep = frame.loc[np.repeat(np.arange(n_q), n_s)].reset_index(drop=True)
         rtw = tw.loc[np.repeat(np.arange(n_q), n_s)].reset_index(drop=True)
         X = self.features(np.tile(self.staff_.ids_, n_q), rep, rtw)
-        scores = _predict(self.model_, X).reshape(n_q, n_s)
-        ids, best = top_k(np.where(allowed[None, :], scores, -np.inf), k)
-        reasons = [
-            [[] if j < 0 else self._reasons(X.iloc[q * n_s + j], j, tw.iloc[q]) for j in ids[q]]
-            for q in range(n_q)
-        ]
-        return Ranked(ids, best, reasons, self.staff_)
+        return self._ranked(X, n_q, allowed, k, [tw.iloc[q] for q in range(n_q)])
 
     def _reasons(self, x: pd.Series, j: int, weights: pd.Series) -> list[str]:
         out = []
@@ -891,10 +921,7 @@ class StaffMatcher(BaseEstimator):
                 out.append(f"背景：{bg}（本班{share:.0%}学员同类）")
         elif weights.get(bg, 0.0) > 0:
             out.append(f"背景：{self.topic_names_.get(bg, bg)}")
-        if x["fit_n"] >= self.min_ratings_reason:
-            out.append(f"同类学员评分 {x['prior_rating']:.1f}")
-        elif x["hist_n"] >= self.min_ratings_reason:
-            out.append(f"学员评分 {self.effects_.mean + x['hist_base']:.1f}")
+        out += self._rating_reasons(x)
         out.append(f"从业 {int(x['years'])} 年")
         n = int(self.classes_3y_.get(sid, 0))
         out.append(f"近3年带班 {n} 个" if n else "近3年暂无带班记录")

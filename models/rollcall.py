@@ -31,7 +31,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -55,7 +54,7 @@ from features.cohort import (
 )
 from features.contracts import RANKS, TOPICS
 from features.vocab import Vocabulary
-from models.matching import Ranked
+from models.matching import Ranked, lgbm_regressor
 from models.ranking import top_k
 
 #: Training-load features the predicted gain may only decrease with (a policy, not a finding:
@@ -243,21 +242,9 @@ class RollcallRanker(BaseEstimator):
         self.n_training_rows_ = len(X)
         self.model_ = None
         if len(X) >= self.min_training_rows:
-            self.model_ = lgb.LGBMRegressor(
-                objective="regression",
-                n_estimators=self.n_estimators,
-                learning_rate=self.learning_rate,
-                num_leaves=self.num_leaves,
-                min_child_samples=max(5, min(self.min_child_samples, len(X) // 10)),
-                subsample=0.8,
-                subsample_freq=1,
-                colsample_bytree=0.8,
-                reg_lambda=self.reg_lambda,
-                n_jobs=self.n_jobs,
-                random_state=self.random_state,
-                deterministic=True,
-                force_row_wise=True,
-                verbose=-1,
+            self.model_ = lgbm_regressor(
+                self,
+                max(5, min(self.min_child_samples, len(X) // 10)),
                 monotone_constraints=[-1 if c in _LOAD_FEATURES else 0 for c in X.columns],
                 monotone_constraints_method="advanced",
             ).fit(X, y)
