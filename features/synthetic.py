@@ -16,8 +16,9 @@ The simulation, per month:
   floor; exams sample items of varied difficulty from the mastery; ratings follow teacher and staff
   quality, their fit to the cohort's rank level, and rater leniency.
 
-Everything is deterministic given ``seed`` (one :func:`numpy.random.default_rng` stream). The
-module is pure: no file I/O, no environment variables, no logging set-up.
+Everything is deterministic given ``seed`` (one :func:`numpy.random.default_rng` stream, plus a
+separate one for the publication dates of classes, added later without changing the rest). The
+module  is pure: no file I/O, no environment variables, no logging set-up.
 
 Evaluators use the helpers :func:`true_teacher_rating`, :func:`true_staff_rating`,
 :func:`expected_gain`, :func:`teacher_effect`, :func:`choice_utility` and :func:`p_correct`; the
@@ -295,6 +296,15 @@ _KIND_SHARE = (0.55, 0.25, 0.20)
 _KIND_DAYS = ((3, 10), (7, 31), (14, 61))
 _KIND_CAPACITY = ((30, 60), (20, 40), (100, 500))
 _KIND_SUFFIX = ("专题培训班", "专题选学班", "网络专题班")
+#: Publication of classes: the share of each kind in the annual training plan (年度培训计划,
+#: published once a year between 15 December and 10 January), the others announced 2–8 weeks
+#: before they start. Drawn from a stream of its own (``default_rng([seed, _PUBLICATION_STREAM])``)
+#: so that adding it left every other table and truth value of a seed unchanged.
+_PLAN_SHARE = (0.8, 0.7, 0.5)
+_PLAN_WINDOW_DAYS = (-17, 9)  # plan date relative to 1 January of its year
+_AD_HOC_NOTICE_DAYS = (14, 56)
+_PUBLICATION_STREAM = 20_260_501
+_ROLLCALL, _ELECTIVE, _ONLINE = (CLASS_KINDS.index(k) for k in ("rollcall", "elective", "online"))
 _ROLLCALL, _ELECTIVE, _ONLINE = (CLASS_KINDS.index(k) for k in ("rollcall", "elective", "online"))
 _NETWORK_SCHOOL = INSTITUTION_KINDS.index("网络学院")
 
@@ -832,6 +842,7 @@ class _Simulation:
         self._courses()
         self._items()
         self._classes()
+        self._publication()
         self._simulate()
         return City(self._tables(), self._truth())
 
@@ -1199,6 +1210,26 @@ class _Simulation:
         self.sess_ptr = np.searchsorted(s_class, np.arange(n + 1))
         self.sess_class, self.sess_course = s_class, np.array(s_course, dtype=np.int64)
         self.sess_teacher, self.sess_day = np.array(s_teacher), np.array(s_day, dtype=np.int64)
+
+    def _publication(self) -> None:
+        """When each class was announced (``b_published``), from a random stream of its own.
+
+        A class is in its year's annual plan with the probability of its kind, unless it starts
+        within two weeks of the plan's publication; the others are announced 2–8 weeks ahead.
+        """
+        rng = np.random.default_rng([self.seed, _PUBLICATION_STREAM])
+        start = self.b_start
+        year = start.astype("datetime64[D]").astype("datetime64[Y]")
+        years = np.unique(year)
+        offset = rng.integers(_PLAN_WINDOW_DAYS[0], _PLAN_WINDOW_DAYS[1] + 1, len(years))
+        plan_day = years.astype("datetime64[D]").astype(np.int64) + offset
+        plan = plan_day[np.searchsorted(years, year)]
+        lo, hi = _AD_HOC_NOTICE_DAYS
+        notice = rng.integers(lo, hi + 1, len(start))
+        in_plan = (rng.random(len(start)) < np.array(_PLAN_SHARE)[self.b_kind]) & (
+            start >= plan + lo
+        )
+        self.b_published = np.where(in_plan, plan, start - notice)
 
     def _session_teacher(self, course: int, inst: int) -> int:
         """The institution's pick for a session: declared for the topic, noisy (not optimal)."""
@@ -1686,6 +1717,7 @@ class _Simulation:
                     dtype=object,
                 ),
                 "staff_id": _text(staff, self.b_staff),
+                "published_on": _dates(self.b_published),
             }
         )
         bj, bk = np.nonzero(self.b_w)

@@ -270,6 +270,39 @@ def test_choice_utility_is_the_simulators_utility(monkeypatch):
     assert np.isneginf(u[:, unpublished]).all()
 
 
+def test_classes_are_published_before_they_start_mostly_in_the_annual_plan(city):
+    cl = city.tables["classes"]
+    assert cl["published_on"].notna().all()
+    notice = (cl["start_on"] - cl["published_on"]).dt.days
+    assert (notice >= 14).all()  # so published_on <= start_on, by two weeks at least
+    # the rest: the annual plans, one date per year around the turn of the year, for most classes
+    plan = cl[notice > 56]
+    dates = plan["published_on"]
+    assert all(d.month == 12 and d.day >= 14 or d.month == 1 and d.day <= 10 for d in dates)
+    assert (plan.groupby(plan["start_on"].dt.year)["published_on"].nunique() == 1).all()
+    assert (dates < plan["start_on"].dt.to_period("Y").dt.start_time + pd.Timedelta(days=10)).all()
+    assert 0.4 < len(plan) / len(cl) < 0.9
+
+
+def test_publication_dates_leave_every_other_table_and_truth_unchanged(city, monkeypatch):
+    def without(self):  # no publication stream at all: the date is the start
+        self.b_published = self.b_start
+
+    monkeypatch.setattr(syn._Simulation, "_publication", without)
+    bare = syn.generate("tiny", seed=0)
+    for name, df in city.tables.items():
+        other = bare.tables[name]
+        if name == "classes":
+            assert (other["published_on"] == other["start_on"]).all()
+            assert not df["published_on"].equals(other["published_on"])
+            df, other = df.drop(columns="published_on"), other.drop(columns="published_on")
+        assert df.equals(other), name
+    np.testing.assert_array_equal(city.truth["mastery"], bare.truth["mastery"])
+    for key in ("cadres", "courses", "items", "teachers", "staff", "units", "teacher_quality"):
+        assert city.truth[key].equals(bare.truth[key]), key
+    assert city.truth["params"] == bare.truth["params"]
+
+
 def test_p_correct_is_calibrated_on_self_tests(city):
     truth = city.truth
     r = city.tables["responses"]
