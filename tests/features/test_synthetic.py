@@ -303,6 +303,44 @@ def test_publication_dates_leave_every_other_table_and_truth_unchanged(city, mon
     assert city.truth["params"] == bare.truth["params"]
 
 
+def test_choice_probabilities_are_the_softmax_of_the_utility(city):
+    truth, tables = city.truth, city.tables
+    cadres = truth["cadre_ids"][:50]
+    months = pd.DatetimeIndex(truth["months"])
+    at = months[14]
+    ids, u = syn.choice_utility(truth, tables, cadres, at)
+    ids_p, p = syn.choice_probabilities(truth, tables, cadres, [at], at)
+    assert list(ids_p) == list(ids)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    finite = np.isfinite(u)
+    # within a month, the log-probability is the utility up to a constant per cadre
+    shift = np.where(finite, np.log(np.maximum(p, 1e-300)) - u, np.nan)
+    np.testing.assert_allclose(np.nanmax(shift, 1) - np.nanmin(shift, 1), 0.0, atol=1e-6)
+    # over a window, the months add up: each with its own open classes
+    _, p2 = syn.choice_probabilities(truth, tables, cadres, months[14:16], at)
+    _, second = syn.choice_probabilities(truth, tables, cadres, [months[15]], at)
+    np.testing.assert_allclose(p2, p + second)
+    assert not np.allclose(p, second)
+
+
+def test_choice_probabilities_weight_the_promoted_courses_of_a_sampled_set(city):
+    truth = dict(city.truth)
+    truth["params"] = {**truth["params"], "consideration_set": 20, "promoted_draws": 5}
+    tables = city.tables
+    cadres = truth["cadre_ids"][:20]
+    at = pd.DatetimeIndex(truth["months"])[14]
+    _, u = syn.choice_utility(truth, tables, cadres, at)
+    _, p = syn.choice_probabilities(truth, tables, cadres, [at], at)
+    _, promoted = syn._class_bonus(
+        tables, tables["courses"]["course_id"].to_numpy(), at, truth["params"]
+    )
+    assert promoted.any() and not promoted.all()
+    offered = np.isfinite(u).all(axis=0)
+    shift = np.log(p[:, offered]) - u[:, offered]  # log of the chance to be considered + const
+    gap = shift[:, promoted[offered]].mean(1) - shift[:, ~promoted[offered]].mean(1)
+    assert (gap > 0.1).all()
+
+
 def test_p_correct_is_calibrated_on_self_tests(city):
     truth = city.truth
     r = city.tables["responses"]
