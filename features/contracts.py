@@ -3,9 +3,10 @@
 Every source (a folder of CSV/Parquet/Excel files, or a SQL database) provides the tables below
 under these names. :func:`validate` coerces each table to its dtypes and checks ranges, choices,
 primary keys, foreign keys and date order. Every bad row is reported as a :class:`Problem` naming
-table, row, column and reason, and set aside; valid rows are kept. A missing table or column, or a
-required table left with no usable rows, is *fatal*: :func:`validate` still returns, and
-:meth:`ValidationReport.raise_if_fatal` turns it into one clear :class:`ContractError`.
+table, row, column and reason, and set aside; valid rows are kept (a bad date in an *optional*
+column, ``classes.published_on``, is reported and emptied instead: the row stays). A missing table
+or column, or a required table left with no usable rows, is *fatal*: :func:`validate` still
+returns, and :meth:`ValidationReport.raise_if_fatal` turns it into one clear :class:`ContractError`.
 
 This module is the one place where column names and codes are spelled; import them from here.
 """
@@ -47,6 +48,12 @@ EDUCATIONS: tuple[str, ...] = ("大专", "本科", "硕士", "博士")
 INSTITUTION_KINDS: tuple[str, ...] = ("党校", "行政学院", "高校", "干部学院", "网络学院")
 TEACHER_TITLES: tuple[str, ...] = ("讲师", "副教授", "教授", "特聘专家")
 
+#: A class without a publication date (``classes.published_on`` absent or empty) is taken as
+#: announced this many days before it starts: the shortest usual notice of an ad-hoc class, so the
+#: calendar "known" at a cut-off never holds a class earlier than it plausibly was (classes of the
+#: annual training plan were in fact known months ahead; this errs on the side of knowing less).
+CLASS_NOTICE_DAYS = 14
+
 #: Separator used for list-valued cells (``classes.target_ranks``) in flat files and SQL.
 LIST_SEP = "|"
 
@@ -63,6 +70,7 @@ class Column:
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] | None = None
+    optional: bool = False  # a source may lack the column: it is then added, empty (nullable)
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,9 @@ class Table:
     key: tuple[str, ...] = ()
     foreign: tuple[tuple[str, str], ...] = ()  # (column, parent table); parent key is its id
     date_order: tuple[tuple[str, str], ...] = ()  # (earlier, later); later may be empty
+    #: (column, bound): a ``column`` date after ``bound`` is reported and emptied, the row kept
+    #: (for optional columns that the rest of the row does not depend on).
+    date_not_after: tuple[tuple[str, str], ...] = ()
     required: bool = True
     must_have_rows: bool = False  # training cannot start when this table has no usable rows
 
@@ -202,10 +213,12 @@ TABLES: dict[str, Table] = {
                 "capacity": Column("int", lo=1, hi=10_000),
                 "target_ranks": Column("list"),
                 "staff_id": ID_OPT,
+                "published_on": Column("date", nullable=True, optional=True),
             },
             key=("class_id",),
             foreign=(("institution_id", "institutions"), ("staff_id", "staff")),
             date_order=(("start_on", "end_on"),),
+            date_not_after=(("published_on", "start_on"),),
         ),
         Table(
             "class_topics",
@@ -406,6 +419,20 @@ def _coerce(series: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     raise ValueError(f"unknown column kind {col.kind}")  # pragma: no cover - specs are static
 
 
+def class_published_on(classes: pd.DataFrame) -> pd.Series:
+    """When each class was announced: ``published_on``, else ``start_on`` less the default notice.
+
+    A class whose ``published_on`` is absent (the column or the cell) is taken as published
+    :data:`CLASS_NOTICE_DAYS` days before its ``start_on``; never later than its start.
+    """
+    start = pd.to_datetime(classes["start_on"])
+    default = start - pd.Timedelta(days=CLASS_NOTICE_DAYS)
+    if "published_on" not in classes.columns:
+        return default.rename("published_on")
+    given = pd.to_datetime(classes["published_on"])
+    return given.fillna(default).where(~(given > start), start).rename("published_on")
+
+
 def _to_text(v: object) -> object:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return None
@@ -432,7 +459,7 @@ def _check_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.Da
     spec = TABLES[name]
     raw = raw.reset_index(drop=True)
     raw.columns = [str(c).strip() for c in raw.columns]
-    missing = [c for c in spec.columns if c not in raw.columns]
+    missing = [c for c, col in spec.columns.items() if c not in raw.columns and not col.optional]
     for c in missing:
         problems.append(Problem(name, None, c, "required column is missing", fatal=True))
     if missing:
@@ -440,6 +467,9 @@ def _check_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.Da
     keep = pd.Series(True, index=raw.index)
     out = {}
     for c, col in spec.columns.items():
+        if c not in raw.columns:  # an optional column the source lacks: empty
+            out[c] = pd.Series(None, index=raw.index, dtype=_dtype(col))
+            continue
         values, bad = _coerce(raw[c], col)
         reasons = pd.Series(None, index=raw.index, dtype="object")
         reasons[bad] = f"not a valid {col.kind}: " + raw[c][bad].astype(str)
@@ -468,6 +498,13 @@ def _check_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.Da
         for i in df.index[wrong & keep]:
             problems.append(Problem(name, int(i) + 1, late, f"{late} is before {early}"))
         keep &= ~wrong
+    for c, bound in spec.date_not_after:
+        wrong = df[c].notna() & df[bound].notna() & (df[c] > df[bound]) & keep
+        for i in df.index[wrong]:
+            problems.append(
+                Problem(name, int(i) + 1, c, f"{c} is after {bound}: emptied, the row is kept")
+            )
+        df.loc[wrong, c] = pd.NaT
     if spec.key:
         # a later row repeating the key of a valid earlier row is set aside
         dup = df[keep].duplicated(list(spec.key), keep="first").reindex(df.index, fill_value=False)

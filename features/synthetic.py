@@ -16,7 +16,8 @@ The simulation, per month:
   floor; exams sample items of varied difficulty from the mastery; ratings follow teacher and staff
   quality, their fit to the cohort's rank level, and rater leniency.
 
-Everything is deterministic given ``seed`` (one :func:`numpy.random.default_rng` stream). The
+Everything is deterministic given ``seed`` (one :func:`numpy.random.default_rng` stream, plus a
+separate one for the publication dates of classes, added later without changing the rest). The
 module is pure: no file I/O, no environment variables, no logging set-up.
 
 Evaluators use the helpers :func:`true_teacher_rating`, :func:`true_staff_rating`,
@@ -295,6 +296,14 @@ _KIND_SHARE = (0.55, 0.25, 0.20)
 _KIND_DAYS = ((3, 10), (7, 31), (14, 61))
 _KIND_CAPACITY = ((30, 60), (20, 40), (100, 500))
 _KIND_SUFFIX = ("专题培训班", "专题选学班", "网络专题班")
+#: Publication of classes: the share of each kind in the annual training plan (年度培训计划,
+#: published once a year between 15 December and 10 January), the others announced 2–8 weeks
+#: before they start. Drawn from a stream of its own (``default_rng([seed, _PUBLICATION_STREAM])``)
+#: so that adding it left every other table and truth value of a seed unchanged.
+_PLAN_SHARE = (0.8, 0.7, 0.5)
+_PLAN_WINDOW_DAYS = (-17, 9)  # plan date relative to 1 January of its year
+_AD_HOC_NOTICE_DAYS = (14, 56)
+_PUBLICATION_STREAM = 20_260_501
 _ROLLCALL, _ELECTIVE, _ONLINE = (CLASS_KINDS.index(k) for k in ("rollcall", "elective", "online"))
 _NETWORK_SCHOOL = INSTITUTION_KINDS.index("网络学院")
 
@@ -551,8 +560,8 @@ def choice_utility(
     (enrollments before ``at``), mode and hours, and the bonus of courses of elective/online classes
     open in the month of ``at`` for the cadre's rank. Courses not yet published at ``at``, or
     already taken to completion by the cadre (an enrollment before ``at`` that completes), get
-    ``-inf``. This is the recommender's oracle; at a month start it equals the simulator's utility
-    for that month (which also offers courses published later in the month).
+    ``-inf``. At a month start it equals the simulator's utility for that month (which also offers
+    courses published later in the month).
 
     Parameters
     ----------
@@ -570,56 +579,160 @@ def choice_utility(
     -------
     course_ids : ndarray of str
         All courses, in ``courses`` table order.
-    matrix : ndarray of float32, shape (len(cadre_ids), n_courses)
+    matrix : ndarray of float, shape (len(cadre_ids), n_courses)
         Utilities.
     """
-    params = truth["params"]
     at = pd.Timestamp(at).normalize()
-    cadres = tables["cadres"].reset_index(drop=True)
-    all_ids = np.asarray(truth["cadre_ids"]).astype(str)
-    ci = _index(cadre_ids, all_ids)
-    tab_i = _index(all_ids, cadres["cadre_id"])
-    rank = _index(cadres["rank"], RANKS)[tab_i]
-    cat = _index(cadres["category"], CATEGORIES)[tab_i]
-    end_year = pd.Timestamp(params["end"]).year
-    age = end_year - pd.to_numeric(cadres["birth_year"]).to_numpy(dtype=float)[tab_i]
-    group = rank * _N_CAT + cat
-    sizes = np.bincount(group, minlength=_N_RANK * _N_CAT)
+    base = _UtilityBase(truth, tables, cadre_ids, at)
+    bonus, _ = _class_bonus(tables, base.course_ids, at, truth["params"])
+    u = base.u + bonus[base.rank]
+    u[:, ~(base.published <= at)] = -np.inf
+    return base.course_ids, u
 
-    pr = tables["post_requirements"]
-    target = np.zeros((_N_RANK, _N_CAT, _K))
-    target[
-        _index(pr["rank"], RANKS),
-        _index(pr["category"], CATEGORIES),
-        _index(pr["topic_id"], truth["topic_ids"]),
-    ] = pr["target"].to_numpy(dtype=float)
-    mastery = np.asarray(truth["mastery"][_month_position(truth, at)], dtype=float)
-    gap = np.maximum(0.0, target[rank[ci], cat[ci]] - mastery[ci])
 
-    courses = tables["courses"].reset_index(drop=True)
-    course_ids = courses["course_id"].to_numpy().astype(str)
+def choice_probabilities(
+    truth: dict, tables: dict[str, pd.DataFrame], cadre_ids, months, state_at
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each cadre's probability of choosing each course, summed over the months of a window.
+
+    For every month (its first day in ``months``) the simulator draws electives by Gumbel-max
+    over the utility within a random consideration set. Here that month's utility is the cadre's
+    state as of ``state_at`` (mastery, popularity, peer popularity and completed courses:
+    :func:`choice_utility` at ``state_at``) plus the bonus of the classes open in that month for
+    the cadre's rank, over the courses published by the month's end; the choice probability is
+    its softmax with each course weighted by its chance to be in the consideration set (when the
+    catalogue is larger than ``consideration_set``: ``consideration_set`` uniform draws, plus
+    ``promoted_draws`` draws among the courses of open elective/online classes). The oracle of
+    the recommender evaluation ranks by the sum over the test window.
+
+    Parameters
+    ----------
+    truth : dict
+        ``City.truth``.
+    tables : dict of str to DataFrame
+        The raw tables, as for :func:`choice_utility`.
+    cadre_ids : array-like of str
+        Cadres to score.
+    months : sequence of date-like
+        The first day of each month of the window.
+    state_at : date-like
+        The date of the cadres' state (the time split).
+
+    Returns
+    -------
+    course_ids : ndarray of str
+        All courses, in ``courses`` table order.
+    matrix : ndarray of float, shape (len(cadre_ids), n_courses)
+        Expected number of times each course is chosen over the window, per choice a month.
+    """
+    params = truth["params"]
+    base = _UtilityBase(truth, tables, cadre_ids, pd.Timestamp(state_at).normalize())
+    total = np.zeros(base.u.shape)
+    size, draws = int(params["consideration_set"]), int(params["promoted_draws"])
+    for month in months:
+        start = pd.Timestamp(month).normalize().replace(day=1)
+        bonus, promoted = _class_bonus(tables, base.course_ids, start, params)
+        offered = base.published <= start + pd.offsets.MonthEnd(0)
+        n_pub = int(offered.sum())
+        if n_pub == 0:
+            continue
+        weight = np.where(offered, 1.0, 0.0)
+        if n_pub > size:  # a sampled consideration set: the chance each course is in it
+            n_promo = int((promoted & offered).sum())
+            miss = np.full(len(offered), (1.0 - 1.0 / n_pub) ** size)
+            if n_promo:
+                miss[promoted] *= (1.0 - 1.0 / n_promo) ** min(n_promo, draws)
+            weight = np.where(offered, 1.0 - miss, 0.0)
+        with np.errstate(divide="ignore"):
+            u = base.u + bonus[base.rank] + np.log(weight)[None, :]
+        top = np.max(u, axis=1, keepdims=True)
+        p = np.exp(u - np.where(np.isfinite(top), top, 0.0))
+        total += p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+    return base.course_ids, total
+
+
+class _UtilityBase:
+    """The elective utility without the class bonus, for some cadres as of a date.
+
+    ``u`` (cadres × courses, ``-inf`` for courses the cadre completed before ``at``), ``rank``
+    (rank index of each cadre), ``course_ids`` and ``published`` (publication date per course).
+    """
+
+    def __init__(self, truth: dict, tables: dict[str, pd.DataFrame], cadre_ids, at: pd.Timestamp):
+        params = truth["params"]
+        cadres = tables["cadres"].reset_index(drop=True)
+        all_ids = np.asarray(truth["cadre_ids"]).astype(str)
+        ci = _index(cadre_ids, all_ids)
+        tab_i = _index(all_ids, cadres["cadre_id"])
+        rank = _index(cadres["rank"], RANKS)[tab_i]
+        cat = _index(cadres["category"], CATEGORIES)[tab_i]
+        end_year = pd.Timestamp(params["end"]).year
+        age = end_year - pd.to_numeric(cadres["birth_year"]).to_numpy(dtype=float)[tab_i]
+        group = rank * _N_CAT + cat
+        sizes = np.bincount(group, minlength=_N_RANK * _N_CAT)
+
+        pr = tables["post_requirements"]
+        target = np.zeros((_N_RANK, _N_CAT, _K))
+        target[
+            _index(pr["rank"], RANKS),
+            _index(pr["category"], CATEGORIES),
+            _index(pr["topic_id"], truth["topic_ids"]),
+        ] = pr["target"].to_numpy(dtype=float)
+        mastery = np.asarray(truth["mastery"][_month_position(truth, at)], dtype=float)
+        gap = np.maximum(0.0, target[rank[ci], cat[ci]] - mastery[ci])
+
+        courses = tables["courses"].reset_index(drop=True)
+        course_ids = courses["course_id"].to_numpy().astype(str)
+        n_courses = len(course_ids)
+        ct = tables["course_topics"]
+        topic_w = np.zeros((n_courses, _K))
+        topic_w[_index(ct["course_id"], course_ids), _index(ct["topic_id"], truth["topic_ids"])] = (
+            ct["weight"].to_numpy(dtype=float)
+        )
+        tc = truth["courses"]
+        quality = np.zeros(n_courses)
+        quality[_index(tc["course_id"], course_ids)] = tc["quality"].to_numpy(dtype=float)
+        factors = np.asarray(truth["course_factors"], dtype=float)
+        mode = _index(courses["mode"], MODES)
+        hours = courses["hours"].to_numpy(dtype=float)
+
+        enr = tables["enrollments"]
+        before = (pd.to_datetime(enr["enrolled_on"]) < at).to_numpy()
+        e_course = _index(enr["course_id"][before], course_ids)
+        e_cadre = _index(enr["cadre_id"][before], all_ids)
+        pop = np.bincount(e_course, minlength=n_courses)
+        peer = np.zeros((_N_RANK * _N_CAT, n_courses))
+        np.add.at(peer, (group[e_cadre], e_course), 1.0)
+
+        x = _cadre_side(np.asarray(truth["cadre_prefs"], dtype=float)[ci], gap, age[ci], params)
+        y = _course_side(factors, topic_w, mode)
+        s = _course_scalar(quality, pop, hours, len(all_ids), params)
+        gm = _group_matrix(peer, sizes, np.zeros((_N_RANK, n_courses)), params)
+        u = x @ y.T + s[None, :] + gm[group[ci]]
+
+        done = before & enr["completed_on"].notna().to_numpy()
+        pos = pd.Series(np.arange(len(ci)), index=np.asarray(cadre_ids).astype(str))
+        d_cadre = enr["cadre_id"][done].astype(str)
+        keep = d_cadre.isin(pos.index).to_numpy()
+        rows = pos.reindex(d_cadre[keep]).to_numpy()
+        cols = _index(enr["course_id"][done][keep], course_ids)
+        if len(rows):
+            u[rows, cols] = -np.inf
+        self.u, self.rank, self.course_ids = u, rank[ci], course_ids
+        self.published = pd.to_datetime(courses["published_on"]).to_numpy()
+
+
+def _class_bonus(
+    tables: dict[str, pd.DataFrame], course_ids: np.ndarray, at: pd.Timestamp, params: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank × course bonus of the elective/online classes open in the month of ``at``.
+
+    Returns the bonus (``beta_class`` where a class open to the rank has the course) and the mask
+    of the courses of any such class (the simulator's promoted courses).
+    """
     n_courses = len(course_ids)
-    ct = tables["course_topics"]
-    topic_w = np.zeros((n_courses, _K))
-    topic_w[_index(ct["course_id"], course_ids), _index(ct["topic_id"], truth["topic_ids"])] = ct[
-        "weight"
-    ].to_numpy(dtype=float)
-    tc = truth["courses"]
-    quality = np.zeros(n_courses)
-    quality[_index(tc["course_id"], course_ids)] = tc["quality"].to_numpy(dtype=float)
-    factors = np.asarray(truth["course_factors"], dtype=float)
-    mode = _index(courses["mode"], MODES)
-    hours = courses["hours"].to_numpy(dtype=float)
-
-    enr = tables["enrollments"]
-    before = (pd.to_datetime(enr["enrolled_on"]) < at).to_numpy()
-    e_course = _index(enr["course_id"][before], course_ids)
-    e_cadre = _index(enr["cadre_id"][before], all_ids)
-    pop = np.bincount(e_course, minlength=n_courses)
-    peer = np.zeros((_N_RANK * _N_CAT, n_courses))
-    np.add.at(peer, (group[e_cadre], e_course), 1.0)
-
     bonus = np.zeros((_N_RANK, n_courses))
+    promoted = np.zeros(n_courses, bool)
     month_start = at.replace(day=1)
     month_end = month_start + pd.offsets.MonthEnd(0)
     cl = tables["classes"]
@@ -631,26 +744,10 @@ def choice_utility(
     sess = tables["class_sessions"]
     for cid, ranks in zip(cl["class_id"][open_], cl["target_ranks"][open_], strict=True):
         js = _index(sess["course_id"][sess["class_id"] == cid], course_ids)
+        promoted[js] = True
         for r in _index(list(ranks), RANKS):
             bonus[r, js] = params["beta_class"]
-
-    x = _cadre_side(np.asarray(truth["cadre_prefs"], dtype=float)[ci], gap, age[ci], params)
-    y = _course_side(factors, topic_w, mode)
-    s = _course_scalar(quality, pop, hours, len(all_ids), params)
-    gm = _group_matrix(peer, sizes, bonus, params)
-    u = x @ y.T + s[None, :] + gm[group[ci]]
-
-    published = (pd.to_datetime(courses["published_on"]) <= at).to_numpy()
-    u[:, ~published] = -np.inf
-    done = (enr["completed_on"].notna() & (pd.to_datetime(enr["enrolled_on"]) < at)).to_numpy()
-    pos = pd.Series(np.arange(len(ci)), index=np.asarray(cadre_ids).astype(str))
-    d_cadre = enr["cadre_id"][done].astype(str)
-    keep = d_cadre.isin(pos.index).to_numpy()
-    rows = pos.reindex(d_cadre[keep]).to_numpy()
-    cols = _index(enr["course_id"][done][keep], course_ids)
-    if len(rows):
-        u[rows, cols] = -np.inf
-    return course_ids, u
+    return bonus, promoted
 
 
 def p_correct(truth: dict, tables_items: pd.DataFrame, cadre_idx, item_ids, month_index):
@@ -832,6 +929,7 @@ class _Simulation:
         self._courses()
         self._items()
         self._classes()
+        self._publication()
         self._simulate()
         return City(self._tables(), self._truth())
 
@@ -1199,6 +1297,26 @@ class _Simulation:
         self.sess_ptr = np.searchsorted(s_class, np.arange(n + 1))
         self.sess_class, self.sess_course = s_class, np.array(s_course, dtype=np.int64)
         self.sess_teacher, self.sess_day = np.array(s_teacher), np.array(s_day, dtype=np.int64)
+
+    def _publication(self) -> None:
+        """When each class was announced (``b_published``), from a random stream of its own.
+
+        A class is in its year's annual plan with the probability of its kind, unless it starts
+        within two weeks of the plan's publication; the others are announced 2–8 weeks ahead.
+        """
+        rng = np.random.default_rng([self.seed, _PUBLICATION_STREAM])
+        start = self.b_start
+        year = start.astype("datetime64[D]").astype("datetime64[Y]")
+        years = np.unique(year)
+        offset = rng.integers(_PLAN_WINDOW_DAYS[0], _PLAN_WINDOW_DAYS[1] + 1, len(years))
+        plan_day = years.astype("datetime64[D]").astype(np.int64) + offset
+        plan = plan_day[np.searchsorted(years, year)]
+        lo, hi = _AD_HOC_NOTICE_DAYS
+        notice = rng.integers(lo, hi + 1, len(start))
+        in_plan = (rng.random(len(start)) < np.array(_PLAN_SHARE)[self.b_kind]) & (
+            start >= plan + lo
+        )
+        self.b_published = np.where(in_plan, plan, start - notice)
 
     def _session_teacher(self, course: int, inst: int) -> int:
         """The institution's pick for a session: declared for the topic, noisy (not optimal)."""
@@ -1686,6 +1804,7 @@ class _Simulation:
                     dtype=object,
                 ),
                 "staff_id": _text(staff, self.b_staff),
+                "published_on": _dates(self.b_published),
             }
         )
         bj, bk = np.nonzero(self.b_w)

@@ -3,8 +3,9 @@
 * :class:`GapRetriever` — courses on the topics where the cadre falls short of the post target
   (covers new cadres and new courses, which collaborative signals cannot).
 * :class:`ScheduleRetriever` — courses of the elective and online classes open after the cut-off
-  for the cadre's rank (:class:`ClassSchedule`): cadres pick them far more often than the rest
-  of the catalogue, since the platform puts them forward while the class runs.
+  for the cadre's rank (:class:`ClassSchedule`, the calendar as published by the cut-off): cadres
+  pick them far more often than the rest of the catalogue, since the platform puts them forward
+  while the class runs.
 * peers (what cadres of the same rank and post category take) come from
   :class:`models.retrieval.SegmentPopularityRetriever`;
 * :class:`CoursePairFeatures` — the ranker's cadre × course features: gap·topic match, course
@@ -26,7 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from features.contracts import LIST_SEP
+from features.contracts import CLASS_NOTICE_DAYS, LIST_SEP, class_published_on
 from models.popularity import PeerPopularity
 from models.retrieval import Retriever, check_userids
 
@@ -135,8 +136,11 @@ class ClassSchedule:
     """Elective and online classes: when each runs, which ranks it targets, which courses it has.
 
     While such a class runs, the platform promotes its courses: every cadre is more likely to come
-    across them, and cadres of the targeted ranks more likely still to pick them. Past and future
-    classes alike are read from the ``classes`` table (the published training calendar).
+    across them, and cadres of the targeted ranks more likely still to pick them. The calendar is
+    read as it was known at a cut-off: only classes published on or before it count (most are in
+    the annual training plan, published around the turn of the year; ad-hoc ones a few weeks
+    before they start), so a class announced after the cut-off never leaks into what is learned
+    or served as of it.
 
     Parameters
     ----------
@@ -146,14 +150,20 @@ class ClassSchedule:
         Ranks each class is open to.
     courses : csr_matrix of shape (n_classes, n_courses)
         1 where the class has a session of the course.
+    published : ndarray of datetime64, shape (n_classes,), optional
+        When each class was announced (default: :data:`features.contracts.CLASS_NOTICE_DAYS`
+        days before its start, see :func:`features.contracts.class_published_on`).
     """
 
-    def __init__(self, start, end, ranks, courses):
+    def __init__(self, start, end, ranks, courses, published=None):
         self.start = np.asarray(start, dtype="datetime64[D]")
         self.end = np.asarray(end, dtype="datetime64[D]")
         self.ranks = np.asarray(ranks, dtype=bool)
         self.courses = sp.csr_matrix(courses, dtype=np.float64)
         self.courses.data[:] = 1.0
+        if published is None:
+            published = self.start - np.timedelta64(CLASS_NOTICE_DAYS, "D")
+        self.published = np.asarray(published, dtype="datetime64[D]")
 
     @classmethod
     def from_tables(
@@ -164,7 +174,11 @@ class ClassSchedule:
         rank_names,
         kinds=("elective", "online"),
     ) -> ClassSchedule:
-        """Build from the ``classes`` and ``class_sessions`` tables (classes of ``kinds`` only)."""
+        """Build from the ``classes`` and ``class_sessions`` tables (classes of ``kinds`` only).
+
+        ``classes.published_on`` may be absent or empty: see
+        :func:`features.contracts.class_published_on` for the default.
+        """
         c = classes[classes["kind"].isin(list(kinds))].reset_index(drop=True)
         ci = pd.Index(c["class_id"].astype(str)).get_indexer(sessions["class_id"].astype(str))
         ki = pd.Index(np.asarray(course_ids).astype(str)).get_indexer(
@@ -186,12 +200,19 @@ class ClassSchedule:
             pd.to_datetime(c["end_on"]).to_numpy(),
             mask,
             incidence,
+            class_published_on(c).to_numpy(),
         )
+
+    def known_at(self, at) -> np.ndarray:
+        """Mask of the classes published on or before ``at`` (the calendar known then)."""
+        return self.published <= np.datetime64(pd.Timestamp(at).date(), "D")
 
     def shares(self, at, months: int) -> tuple[np.ndarray, np.ndarray]:
         """Share of the ``months`` calendar months from ``at`` in which each course is promoted.
 
-        The first month runs from ``at`` to its end, the others are whole months.
+        The first month runs from ``at`` to its end, the others are whole months. Only the
+        classes published on or before ``at`` count (:meth:`known_at`), so ``months`` is how far
+        ahead the calendar known at ``at`` is read.
 
         Returns
         -------
@@ -206,12 +227,15 @@ class ClassSchedule:
         any_rank = np.zeros(n_courses)
         months = max(int(months), 1)
         first = at.to_period("M").to_timestamp()
+        known = self.known_at(at)
         for m in range(months):
             lo = first + pd.DateOffset(months=m)
             hi = lo + pd.offsets.MonthEnd(0)
             lo = max(lo, at)
-            open_ = (self.start <= np.datetime64(hi.date())) & (
-                self.end >= np.datetime64(lo.date())
+            open_ = (
+                known
+                & (self.start <= np.datetime64(hi.date()))
+                & (self.end >= np.datetime64(lo.date()))
             )
             if not open_.any():
                 continue
@@ -223,6 +247,9 @@ class ClassSchedule:
 
 class ScheduleRetriever(Retriever):
     """Courses of the classes open after the cut-off: the share of months they are promoted.
+
+    The shares come from :meth:`ClassSchedule.shares`, so only classes published by each stage's
+    cut-off count.
 
     Parameters
     ----------

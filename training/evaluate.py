@@ -160,8 +160,10 @@ def evaluate_recommender(
     """nDCG@k, Recall@k … of the model, ALS alone, peer and global popularity (and the oracle).
 
     Relevant items are the courses a cadre chose themselves after the split, among the catalogue
-    known at the split and not taken before it. At most ``max_users`` cadres (a fixed random
-    sample) are scored, which keeps a city-scale evaluation to seconds.
+    known at the split and not taken before it, over the whole test window. At most ``max_users``
+    cadres (a fixed random sample) are scored, which keeps a city-scale evaluation to seconds. With
+    the synthetic city's truth, the oracle ranks by the true choice probabilities summed over the
+    months of the window (see :func:`_oracle_lists`).
     """
     cat, rec = fitted.catalog, fitted.recommender
     e = future["enrollments"]
@@ -183,7 +185,7 @@ def evaluate_recommender(
     als = rec.model.retrievers_["als"]
     lists["als"] = top_k(als.score(users, rec.seen[users]), k, exclude)[0]
     if truth is not None and "cadre_prefs" in truth:
-        lists["oracle"] = _oracle_lists(fitted, tables_at_split, truth, users, exclude, k)
+        lists["oracle"] = _oracle_lists(fitted, tables_at_split, truth, users, exclude, k, future)
     for model, ids in lists.items():
         for name, m in ranking_metrics(ids, list(relevant), k).items():
             out[f"recommend.{model}.{name}"] = m
@@ -208,14 +210,28 @@ def _by_rank(
     return out
 
 
-def _oracle_lists(fitted, tables, truth, users, exclude, k) -> np.ndarray:
-    """Top ``k`` by the generator's own choice utility (the best any recommender could do)."""
-    from features.synthetic import choice_utility
+def _oracle_lists(fitted, tables, truth, users, exclude, k, future=None) -> np.ndarray:
+    """Top ``k`` by the generator's true choice probabilities over the whole test window.
+
+    For each month from the split to the last enrolment of the test window, the cadre's elective
+    utility (state at the split) with the classes open in that month for their rank, turned into
+    the simulator's choice probabilities (softmax over the courses offered that month, weighted
+    by their chance to be in the consideration set); the oracle ranks by the sum over the months
+    (:func:`features.synthetic.choice_probabilities`). The labels are the courses chosen over the
+    whole window, so the oracle sees every month's classes, as the labels do.
+    """
+    from features.synthetic import choice_probabilities
 
     cat = fitted.catalog
-    course_ids, utility = choice_utility(truth, tables, cat.cadres.ids_[users], fitted.asof)
+    start = fitted.asof.to_period("M")
+    dates = None if future is None else future.get("enrollments", pd.DataFrame()).get("enrolled_on")
+    last = dates.max() if dates is not None and len(dates) else fitted.asof
+    months = pd.period_range(start, max(last.to_period("M"), start), freq="M").to_timestamp()
+    course_ids, prob = choice_probabilities(
+        truth, tables, cat.cadres.ids_[users], months, fitted.asof
+    )
     cols = pd.Index(np.asarray(course_ids).astype(str)).get_indexer(cat.courses.ids_)
-    scores = np.where(cols >= 0, utility[:, np.maximum(cols, 0)], -np.inf)
+    scores = np.where(cols >= 0, prob[:, np.maximum(cols, 0)], -np.inf)
     return top_k(scores, k, exclude)[0]
 
 

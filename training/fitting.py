@@ -430,7 +430,11 @@ def _reserve_before(
 
 
 def _class_schedule(tables: dict[str, pd.DataFrame], cat: Catalog) -> ClassSchedule:
-    """Elective and online classes (the published calendar) with their courses."""
+    """Elective and online classes with their courses and publication dates.
+
+    Each stage view reads the calendar as published by its own cut-off (see
+    :meth:`models.course_sources.ClassSchedule.shares`).
+    """
     classes = tables.get("classes")
     sessions = tables.get("class_sessions")
     if classes is None or sessions is None:
@@ -485,7 +489,8 @@ def fit_recommender(
     The ranker learns what the offline evaluation asks: the courses cadres chose themselves in
     the last ``label_months`` before ``asof`` (new to them), from candidates and features as of
     the start of that window (retrievers fitted on the history before it, gaps without the
-    window's training, the class calendar and recent popularity as of then). ALS is fitted once
+    window's training, the class calendar as published by then and recent popularity as of then;
+    ``schedule_months`` is how far ahead that published calendar is read). ALS is fitted once
     on everything as a reference (the "ALS alone" baseline), not used by the ranker.
     """
     rc = config.recommender

@@ -1,7 +1,14 @@
 import pandas as pd
 import pytest
 
-from features.contracts import TABLES, ContractError, empty_table, validate
+from features.contracts import (
+    CLASS_NOTICE_DAYS,
+    TABLES,
+    ContractError,
+    class_published_on,
+    empty_table,
+    validate,
+)
 
 
 def _broken(tables):
@@ -101,3 +108,42 @@ def test_strings_are_coerced_to_contract_dtypes():
     reasons = {p.column: p.reason for p in report.problems if p.table == "cadres"}
     assert reasons["rank"].startswith("must be one of")
     assert reasons["birth_year"] == "not a valid int: 19x0"
+
+
+def test_class_published_after_its_start_is_reported_emptied_and_kept(tiny_city):
+    t = dict(tiny_city.tables)
+    cl = t["classes"].copy()
+    cl.loc[cl.index[2], "published_on"] = cl.loc[cl.index[2], "start_on"] + pd.Timedelta(days=1)
+    t["classes"] = cl
+    report = validate(t)
+    bad = [p for p in report.problems if p.table == "classes"]
+    assert [(p.row, p.column, p.fatal) for p in bad] == [(3, "published_on", False)]
+    assert bad[0].reason.startswith("published_on is after start_on")
+    kept = report.tables["classes"]
+    assert len(kept) == len(cl)  # the class and everything pointing at it stay
+    assert pd.isna(kept.loc[3, "published_on"])
+    others = kept.drop(index=3)
+    assert others["published_on"].equals(
+        cl["published_on"].drop(index=cl.index[2]).set_axis(others.index)
+    )
+    assert len(report.tables["enrollments"]) == len(t["enrollments"])
+
+
+def test_class_published_on_is_optional_with_a_default(tiny_city):
+    t = dict(tiny_city.tables)
+    t["classes"] = t["classes"].drop(columns="published_on")
+    report = validate(t)
+    assert report.problems == []
+    classes = report.tables["classes"]
+    assert list(classes.columns) == list(TABLES["classes"].columns)
+    assert classes["published_on"].isna().all()
+    default = class_published_on(classes)
+    assert (default == classes["start_on"] - pd.Timedelta(days=CLASS_NOTICE_DAYS)).all()
+    # a date given is kept, an empty one defaults, one after the start is capped at the start
+    given = tiny_city.tables["classes"].copy()
+    given.loc[0, "published_on"] = pd.NaT
+    given.loc[1, "published_on"] = given.loc[1, "start_on"] + pd.Timedelta(days=5)
+    out = class_published_on(given)
+    assert out[0] == given.loc[0, "start_on"] - pd.Timedelta(days=CLASS_NOTICE_DAYS)
+    assert out[1] == given.loc[1, "start_on"]
+    assert out[2:].equals(given["published_on"][2:])

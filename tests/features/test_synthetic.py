@@ -270,6 +270,77 @@ def test_choice_utility_is_the_simulators_utility(monkeypatch):
     assert np.isneginf(u[:, unpublished]).all()
 
 
+def test_classes_are_published_before_they_start_mostly_in_the_annual_plan(city):
+    cl = city.tables["classes"]
+    assert cl["published_on"].notna().all()
+    notice = (cl["start_on"] - cl["published_on"]).dt.days
+    assert (notice >= 14).all()  # so published_on <= start_on, by two weeks at least
+    # the rest: the annual plans, one date per year around the turn of the year, for most classes
+    plan = cl[notice > 56]
+    dates = plan["published_on"]
+    assert all(d.month == 12 and d.day >= 14 or d.month == 1 and d.day <= 10 for d in dates)
+    assert (plan.groupby(plan["start_on"].dt.year)["published_on"].nunique() == 1).all()
+    assert (dates < plan["start_on"].dt.to_period("Y").dt.start_time + pd.Timedelta(days=10)).all()
+    assert 0.4 < len(plan) / len(cl) < 0.9
+
+
+def test_publication_dates_leave_every_other_table_and_truth_unchanged(city, monkeypatch):
+    def without(self):  # no publication stream at all: the date is the start
+        self.b_published = self.b_start
+
+    monkeypatch.setattr(syn._Simulation, "_publication", without)
+    bare = syn.generate("tiny", seed=0)
+    for name, df in city.tables.items():
+        other = bare.tables[name]
+        if name == "classes":
+            assert (other["published_on"] == other["start_on"]).all()
+            assert not df["published_on"].equals(other["published_on"])
+            df, other = df.drop(columns="published_on"), other.drop(columns="published_on")
+        assert df.equals(other), name
+    np.testing.assert_array_equal(city.truth["mastery"], bare.truth["mastery"])
+    for key in ("cadres", "courses", "items", "teachers", "staff", "units", "teacher_quality"):
+        assert city.truth[key].equals(bare.truth[key]), key
+    assert city.truth["params"] == bare.truth["params"]
+
+
+def test_choice_probabilities_are_the_softmax_of_the_utility(city):
+    truth, tables = city.truth, city.tables
+    cadres = truth["cadre_ids"][:50]
+    months = pd.DatetimeIndex(truth["months"])
+    at = months[14]
+    ids, u = syn.choice_utility(truth, tables, cadres, at)
+    ids_p, p = syn.choice_probabilities(truth, tables, cadres, [at], at)
+    assert list(ids_p) == list(ids)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    finite = np.isfinite(u)
+    # within a month, the log-probability is the utility up to a constant per cadre
+    shift = np.where(finite, np.log(np.maximum(p, 1e-300)) - u, np.nan)
+    np.testing.assert_allclose(np.nanmax(shift, 1) - np.nanmin(shift, 1), 0.0, atol=1e-6)
+    # over a window, the months add up: each with its own open classes
+    _, p2 = syn.choice_probabilities(truth, tables, cadres, months[14:16], at)
+    _, second = syn.choice_probabilities(truth, tables, cadres, [months[15]], at)
+    np.testing.assert_allclose(p2, p + second)
+    assert not np.allclose(p, second)
+
+
+def test_choice_probabilities_weight_the_promoted_courses_of_a_sampled_set(city):
+    truth = dict(city.truth)
+    truth["params"] = {**truth["params"], "consideration_set": 20, "promoted_draws": 5}
+    tables = city.tables
+    cadres = truth["cadre_ids"][:20]
+    at = pd.DatetimeIndex(truth["months"])[14]
+    _, u = syn.choice_utility(truth, tables, cadres, at)
+    _, p = syn.choice_probabilities(truth, tables, cadres, [at], at)
+    _, promoted = syn._class_bonus(
+        tables, tables["courses"]["course_id"].to_numpy(), at, truth["params"]
+    )
+    assert promoted.any() and not promoted.all()
+    offered = np.isfinite(u).all(axis=0)
+    shift = np.log(p[:, offered]) - u[:, offered]  # log of the chance to be considered + const
+    gap = shift[:, promoted[offered]].mean(1) - shift[:, ~promoted[offered]].mean(1)
+    assert (gap > 0.1).all()
+
+
 def test_p_correct_is_calibrated_on_self_tests(city):
     truth = city.truth
     r = city.tables["responses"]

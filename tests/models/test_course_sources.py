@@ -19,8 +19,11 @@ from models.recommender import FeatureContext
 RANKS = ("科员", "副科", "正科")
 
 
-def schedule() -> ClassSchedule:
-    """Class 0: March–April for 科员 with courses 0, 1; class 1: May for 副科|正科 with course 2."""
+def classes_and_sessions() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Class 0: March–April for 科员 with courses 0, 1; class 1: May for 副科|正科 with course 2.
+
+    Both are in the annual plan (published on 2025-01-05); a third, a rollcall class, never counts.
+    """
     classes = pd.DataFrame(
         {
             "class_id": ["B1", "B2", "B3"],
@@ -28,6 +31,7 @@ def schedule() -> ClassSchedule:
             "start_on": pd.to_datetime(["2025-03-10", "2025-05-01", "2025-03-01"]),
             "end_on": pd.to_datetime(["2025-04-05", "2025-05-20", "2025-03-05"]),
             "target_ranks": [("科员",), "副科|正科", ("科员",)],
+            "published_on": pd.to_datetime(["2025-01-05"] * 3),
         }
     )
     sessions = pd.DataFrame(
@@ -36,6 +40,14 @@ def schedule() -> ClassSchedule:
             "course_id": ["K1", "K2", "K3", "K4", "K1"],
         }
     )
+    return classes, sessions
+
+
+def schedule(**published) -> ClassSchedule:
+    """:func:`classes_and_sessions` with some publication dates changed (class id -> date)."""
+    classes, sessions = classes_and_sessions()
+    for cid, date in published.items():
+        classes.loc[classes["class_id"] == cid, "published_on"] = pd.Timestamp(date)
     return ClassSchedule.from_tables(classes, sessions, ["K1", "K2", "K3", "K4"], RANKS)
 
 
@@ -51,6 +63,42 @@ def test_class_schedule_shares_by_month_and_rank():
     assert not by_rank.any()
     by_rank, _ = s.shares("2025-04-05", 1)
     np.testing.assert_allclose(by_rank[0], [1, 1, 0, 0])
+
+
+def test_a_class_published_after_the_cut_off_is_not_in_the_calendar():
+    late = schedule(B2="2025-04-20")  # an ad-hoc class, announced after a 1 April cut-off
+    by_rank, any_rank = late.shares("2025-04-01", 3)
+    assert by_rank[:, 2].sum() == 0 and any_rank[2] == 0
+    np.testing.assert_allclose(by_rank[0], [1 / 3, 1 / 3, 0, 0])  # B1, published, still counts
+    # once published it is read (the same dates, a cut-off on its publication day)
+    by_rank, any_rank = late.shares("2025-04-20", 2)
+    np.testing.assert_allclose(by_rank[1], [0, 0, 1 / 2, 0])
+    # nor does the retriever built on those shares put it forward, in either stage
+    fit_by, fit_any = late.shares("2025-03-01", 3)
+    now_by, now_any = late.shares("2025-04-01", 3)
+    r = ScheduleRetriever(
+        {"fit": fit_by, "recommend": now_by},
+        {"fit": fit_any, "recommend": now_any},
+        np.array([1, 2, -1]),
+    )
+    ui = sp.csr_matrix((3, 4))
+    assert not r.fit(ui, stage="fit").score([0, 1, 2])[:, 2].any()
+    assert not r.fit(ui).score([0, 1, 2])[:, 2].any()
+    np.testing.assert_allclose(schedule().shares("2025-04-01", 3)[0][1], [0, 0, 1 / 3, 0])
+
+
+def test_a_class_without_publication_date_is_known_two_weeks_before_it_starts():
+    classes, sessions = classes_and_sessions()
+    ids = ["K1", "K2", "K3", "K4"]
+    for missing in (classes.drop(columns="published_on"), classes.assign(published_on=pd.NaT)):
+        s = ClassSchedule.from_tables(missing, sessions, ids, RANKS)
+        # B2 starts on 1 May: taken as published on 17 April
+        assert s.shares("2025-04-16", 2)[1][2] == 0
+        assert s.shares("2025-04-17", 2)[1][2] == 0.5
+    # a date given for some classes only: those keep theirs
+    some = classes.assign(published_on=pd.to_datetime(["2025-03-01", None, None]))
+    s = ClassSchedule.from_tables(some, sessions, ids, RANKS)
+    np.testing.assert_array_equal(s.published, np.array(["2025-03-01", "2025-04-17"], "M8[D]"))
 
 
 def test_schedule_retriever_reads_its_stage_and_the_users_rank():

@@ -1,0 +1,89 @@
+"""Choose ``recommender.schedule_months`` on a validation split before the test split.
+
+Usage: ``python benchmarks/bench_schedule_horizon.py --data data/city [--months 1,2,3,4,6]
+[--cut 2025-05-01]``
+
+Only data before the test split (the default split of ``ganxun train``, ``test_months`` before
+the last event) is read. The models are fitted at the validation cut-off (by default
+``test_months`` months before the test split) and the recommender is evaluated on the self-chosen
+courses of the ``test_months`` months after it (never past the test split), for each horizon; the
+calendar is read as published by the validation cut-off. Knowledge
+and quality are fitted once and shared by every horizon. Prints one row per horizon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from features.contracts import validate  # noqa: E402
+from features.split import after, before, default_split_date  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.evaluate import evaluate_recommender  # noqa: E402
+from training.fitting import (  # noqa: E402
+    Fitted,
+    build_catalog,
+    fit_knowledge,
+    fit_quality,
+    fit_recommender,
+)
+from training.sources import read_tables, read_truth  # noqa: E402
+
+COLUMNS = ("ndcg@10", "recall@10")
+LISTS = ("model", "als", "peer_popularity", "oracle")
+
+
+def main() -> int:
+    """Fit at the validation cut-off once per horizon and print the recommender's metrics."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--data", required=True)
+    p.add_argument("--months", default="1,2,3,4,6")
+    p.add_argument("--cut", help="validation cut-off (default: test_months before the test split)")
+    p.add_argument("--set", action="append", default=[], help="config override, KEY=VALUE")
+    args = p.parse_args()
+    config = load_config(None, args.set)
+    tables = validate(read_tables(args.data)).tables
+    truth = read_truth(Path(args.data) / "truth")
+    test_split = default_split_date(tables, config.test_months)
+    window = pd.DateOffset(months=config.test_months)
+    cut = pd.Timestamp(args.cut) if args.cut else test_split - window
+    if cut + window > test_split:
+        raise SystemExit(f"the validation window after {cut.date()} runs past the test split")
+    known = before(tables, cut + window)
+    print(f"test split {test_split.date()}; validation cut-off {cut.date()}", flush=True)
+    at_cut = before(known, cut)
+    cat = build_catalog(at_cut)
+    knowledge = fit_knowledge(at_cut, cat, cut, config.knowledge)
+    quality = fit_quality(at_cut, cat, cut)
+    future = after(known, cut)
+    oracle_tables = {**known, "courses": tables["courses"]}  # the truth is aligned to every course
+    rows = []
+    for months in (int(m) for m in args.months.split(",")):
+        t0 = time.perf_counter()
+        cfg = config.model_copy(deep=True)
+        cfg.recommender.schedule_months = months
+        rec = fit_recommender(at_cut, cat, knowledge, quality, cut, cfg)
+        fitted = Fitted(cut, cat, knowledge, rec, quality, layout=None)
+        m = evaluate_recommender(fitted, future, cfg.recommender.k, truth, oracle_tables)
+        row = {"schedule_months": months}
+        for name in LISTS:
+            for col in COLUMNS:
+                row[f"{name}.{col}"] = m.get(f"recommend.{name}.{col}")
+        row["model.true_gap_share"] = m.get("recommend.model.true_gap_share")
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        rows.append(row)
+        print(pd.DataFrame([row]).round(4).to_string(index=False), flush=True)
+    table = pd.DataFrame(rows).set_index("schedule_months")
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(table.round(4).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
