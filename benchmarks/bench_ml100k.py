@@ -35,6 +35,11 @@ import scipy.sparse as sp  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from models.context_features import (  # noqa: E402
+    FeatureSet,
+    ItemAttributeFeatures,
+    TimeContextFeatures,
+)
 from models.ranker import LambdaRanker  # noqa: E402
 from models.recommender import FEATURE_GROUPS, TwoStageRecommender  # noqa: E402
 from models.retrieval import (  # noqa: E402
@@ -43,6 +48,7 @@ from models.retrieval import (  # noqa: E402
     EASERetriever,
     ItemKNNRetriever,
     PopularityRetriever,
+    TimeWindowRetriever,
 )
 from training.metrics import ranking_metrics  # noqa: E402
 
@@ -71,7 +77,13 @@ CONFIG = {
         "lambdarank_truncation_level": 20,
         "objective": "rank_xendcg",
     },
+    # tried on validation, not kept (see ADDITIONS): they enter the ablation as "+" rows
+    "time_window": {"bandwidth": 3},
+    "time_features": {"bandwidths": [0, 3, 14]},
 }
+
+# Sources and feature groups measured as additions to the full model (validation decides).
+ADDITIONS = ("time-window", "time-context", "item-attributes")
 
 
 # ----------------------------------------------------------------------------- data
@@ -80,6 +92,22 @@ def load(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     if not (train.exists() and test.exists()):
         return None
     return pd.read_csv(train), pd.read_csv(test)
+
+
+def item_side(folder: Path, item_ids: np.ndarray) -> dict | None:
+    """Item attributes from ``u.item`` (19 genre flags, release year) in the order of
+    ``item_ids``; user attributes (u.user) are never read."""
+    path = folder / "u.item"
+    if not path.exists():
+        return None
+    raw = pd.read_csv(path, sep="|", header=None, encoding="latin-1").set_index(0)
+    raw = raw.reindex(item_ids)
+    year = pd.to_datetime(raw[2], format="%d-%b-%Y", errors="coerce").dt.year
+    return {
+        "flags": raw[list(range(5, 24))].fillna(0).to_numpy(float),
+        "numbers": year.to_numpy(float)[:, None],
+        "number_names": ["release_year"],
+    }
 
 
 def index(train: pd.DataFrame, test: pd.DataFrame) -> dict:
@@ -101,7 +129,13 @@ def index(train: pd.DataFrame, test: pd.DataFrame) -> dict:
     known = test.user_id.isin(u_of.index)
     for u, i in zip(test.user_id[known], test.item_id[known], strict=True):
         relevant[u_of[u]].add(int(i_of[i]) if i in i_of.index else -10 - int(i))
-    return {"x": x, "stamps": stamps, "relevant": relevant, "n_test_users": test.user_id.nunique()}
+    return {
+        "x": x,
+        "stamps": stamps,
+        "relevant": relevant,
+        "n_test_users": test.user_id.nunique(),
+        "item_ids": items,
+    }
 
 
 def stratified_split(x: sp.csr_matrix, fraction: float, seed: int):
@@ -124,7 +158,9 @@ def stratified_split(x: sp.csr_matrix, fraction: float, seed: int):
 
 
 # --------------------------------------------------------------------------- models
-def retrievers(config: dict, seed: int = SEED, drop: str | None = None) -> list[tuple]:
+def retrievers(
+    config: dict, seed: int = SEED, drop: str | None = None, add: str | None = None
+) -> list[tuple]:
     named = [
         ("ease", EASERetriever(**config["ease"])),
         ("als", ALSRetriever(**config["als"], random_state=seed)),
@@ -132,25 +168,60 @@ def retrievers(config: dict, seed: int = SEED, drop: str | None = None) -> list[
         ("popularity", PopularityRetriever()),
         ("covisit", CoVisitRetriever(**config["covisit"])),
     ]
+    if add == "time-window":
+        named.append(("time-window", TimeWindowRetriever(**config["time_window"])))
     return [(n, r) for n, r in named if n != drop]
 
 
 def two_stage(
-    config: dict, *, drop_retriever=None, drop_group=None, seed: int = SEED
+    config: dict,
+    *,
+    drop_retriever=None,
+    drop_group=None,
+    add=(),
+    stamps=None,
+    side=None,
+    seed: int = SEED,
 ) -> TwoStageRecommender:
+    """The two-stage model; ``add`` names members of ADDITIONS to include (the time context
+    reads ``stamps``, the timestamps of the interactions it is fitted on; the attributes
+    ``side``, see :func:`item_side`)."""
+    parts = []
+    if "time-context" in add:
+        parts.append(TimeContextFeatures(stamps, **config["time_features"]))
+    if "item-attributes" in add:
+        parts.append(ItemAttributeFeatures(**side))
+    extra = FeatureSet(parts) if parts else None
+    groups = [g for g in FEATURE_GROUPS if g not in ("extra", drop_group)]
     return TwoStageRecommender(
-        retrievers=retrievers(config, seed=seed, drop=drop_retriever),
+        retrievers=retrievers(
+            config,
+            seed=seed,
+            drop=drop_retriever,
+            add="time-window" if "time-window" in add else None,
+        ),
         ranker=LambdaRanker(**config["ranker"], n_jobs=2, random_state=seed),
-        feature_groups=tuple(g for g in FEATURE_GROUPS if g not in ("extra", drop_group)),
+        feature_groups=(*groups, "extra") if extra else tuple(groups),
+        extra_features=extra,
+        extra_feature_names=extra.names if extra else (),
         random_state=seed,
         **config["two_stage"],
     )
 
 
-def ablations(config: dict) -> list[tuple[str, dict]]:
-    """The full model without each retriever, then without each built-in feature group."""
+def ablations(config: dict, side: dict | None) -> list[tuple[str, dict]]:
+    """The full model without each retriever, without each built-in feature group, then with
+    each addition that validation did not keep."""
     out = [(f"− retriever {r}", {"drop_retriever": r}) for r, _ in retrievers(config)]
     out += [(f"− features {g}", {"drop_group": g}) for g in FEATURE_GROUPS if g != "extra"]
+    labels = {
+        "time-window": "+ retriever time-window (popular around the user's active days)",
+        "time-context": "+ features time context (lift around active days, gaps, age)",
+        "item-attributes": "+ features item attributes (genres, release year; u.item)",
+    }
+    for a in ADDITIONS:
+        if a != "item-attributes" or side is not None:
+            out.append((labels[a], {"add": (a,)}))
     return out
 
 
@@ -302,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     d = index(*data)
     x, stamps, relevant = d["x"], d["stamps"], d["relevant"]
+    side = item_side(args.data, d["item_ids"])
     print(
         f"train {x.nnz} ratings, {x.shape[0]} users × {x.shape[1]} items; "
         f"test users {d['n_test_users']}",
@@ -353,12 +425,16 @@ def main(argv: list[str] | None = None) -> int:
     ablation_rows = [dict(main_rows[-1], model="full")]
     val_ablation_rows = [dict(val_rows[-1], model="full")]
     if not args.no_ablation:
-        for name, drop in ablations(config):
-            test = evaluate(two_stage(config, **drop), x, stamps, relevant)
+        for name, drop in ablations(config, side):
+            test = evaluate(
+                two_stage(config, **drop, stamps=stamps, side=side), x, stamps, relevant
+            )
             ablation_rows.append(row(name, test))
             print(f"ablation {name}: test nDCG {ablation_rows[-1]['ndcg']:.4f}", flush=True)
             if args.val_ablation:
-                val = evaluate(two_stage(config, **drop), tr, tr_stamps, va_rel)
+                val = evaluate(
+                    two_stage(config, **drop, stamps=tr_stamps, side=side), tr, tr_stamps, va_rel
+                )
                 val_ablation_rows.append(row(name, val))
                 print(f"  validation nDCG {val_ablation_rows[-1]['ndcg']:.4f}", flush=True)
 

@@ -480,6 +480,89 @@ class CoVisitRetriever(Retriever):
         return np.asarray((binarize(rows) @ self.similarity_).toarray())
 
 
+class TimeWindowRetriever(Retriever):
+    """Items engaged with by others around the times the user was active.
+
+    Times are binned into periods of ``unit``; an item's score for a user is the number of its
+    interactions within ``bandwidth`` periods of each of the user's interactions, averaged over
+    the user's interactions (popularity in the user's active windows). Useful when held-out
+    interactions come from the same sessions as the visible ones. Users without timed history
+    (unknown at fit time) get a constant row.
+
+    Parameters
+    ----------
+    bandwidth : int
+        Half-width of the window, in periods.
+    unit : float
+        Length of a period in timestamp units (86,400 for Unix seconds → days).
+
+    Attributes
+    ----------
+    counts_ : ndarray of shape (n_items, n_periods)
+        Interactions of each item per period.
+    """
+
+    requires_timestamps = True
+
+    def __init__(self, bandwidth: int = 3, unit: float = 86_400.0):
+        self.bandwidth = bandwidth
+        self.unit = unit
+
+    def fit(self, user_items, timestamps=None) -> TimeWindowRetriever:
+        """Count each item's interactions per period.
+
+        Parameters
+        ----------
+        user_items : csr_matrix of shape (n_users, n_items)
+            Interactions; only presence counts, and only their timestamps are read.
+        timestamps : csr_matrix of shape (n_users, n_items)
+            Time of each interaction at the cells of ``user_items``.
+
+        Returns
+        -------
+        self
+        """
+        if timestamps is None:
+            raise ValueError("TimeWindowRetriever needs the timestamps of the interactions")
+        self._timestamps = timestamps
+        try:
+            return super().fit(user_items)
+        finally:
+            del self._timestamps
+
+    def _fit(self, user_items: sp.csr_matrix) -> None:
+        if self.bandwidth < 0 or self.unit <= 0:
+            raise ValueError("bandwidth must be >= 0 and unit > 0")
+        ts = sp.csr_matrix(self._timestamps)
+        if ts.shape != user_items.shape:
+            raise ValueError(f"timestamps must have shape {user_items.shape}, got {ts.shape}")
+        coo = user_items.tocoo()
+        period = np.floor(np.asarray(ts[coo.row, coo.col]).ravel() / self.unit).astype(np.int64)
+        self.period0_ = int(period.min()) if len(period) else 0
+        n_p = int(period.max()) - self.period0_ + 1 if len(period) else 1
+        counts = np.zeros((user_items.shape[1], n_p))
+        np.add.at(counts, (coo.col, period - self.period0_), 1.0)
+        # windowed counts: interactions of the item within bandwidth periods of each period
+        c = np.cumsum(np.pad(counts, ((0, 0), (1, 0))), axis=1)
+        idx = np.arange(n_p)
+        b = int(self.bandwidth)
+        self.counts_ = c[:, np.minimum(idx + b + 1, n_p)] - c[:, np.maximum(idx - b, 0)]
+        self.user_periods_ = sp.csr_matrix(
+            (period - self.period0_ + 1.0, (coo.row, coo.col)), shape=user_items.shape
+        )
+
+    def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        n_p = self.counts_.shape[1]
+        known = ids < self.n_users_
+        hist = np.zeros((len(ids), n_p))
+        if known.any():
+            mask = binarize(rows[known])
+            p = sp.csr_matrix(self.user_periods_[ids[known]].multiply(mask)).tocoo()
+            np.add.at(hist, (np.flatnonzero(known)[p.row], p.data.astype(np.int64) - 1), 1.0)
+        hist /= np.maximum(hist.sum(axis=1, keepdims=True), 1.0)
+        return hist @ self.counts_.T
+
+
 class PopularityRetriever(Retriever):
     """Share of users who engaged with each item: the same list for everyone (cold-start source).
 

@@ -239,7 +239,16 @@ def cmd_external(args: argparse.Namespace) -> int:
                 pd.read_csv(args.train, **read), "TRAIN", ["user_id", "item_id"]
             )
             users = external.require_columns(pd.read_csv(args.users, **read), "USERS", ["user_id"])
-            out = external.recommend(train, users, args.k, args.seed, args.label_split)
+            items = pd.read_csv(args.items, **read) if args.items else None
+            out = external.recommend(
+                train,
+                users,
+                args.k,
+                args.seed,
+                args.label_split,
+                items=items,
+                time_features=args.time_features,
+            )
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -358,6 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="the ranker learns each user's latest (time) or a random quarter of their items "
         "(random: for random held-out protocols); auto = time when TRAIN has timestamps",
+    )
+    xr.add_argument(
+        "--items",
+        help="optional CSV: item_id plus attribute columns (0/1 flags such as genres, numbers "
+        "such as a release year) compared with each user's history by the ranker",
+    )
+    xr.add_argument(
+        "--time-features",
+        action="store_true",
+        help="give the ranker when the user was active against when others engaged with each "
+        "candidate (needs TRAIN timestamps: Unix seconds or dates)",
     )
     xr.set_defaults(func=cmd_external)
 

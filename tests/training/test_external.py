@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -147,3 +148,103 @@ def test_external_recommend_time_split_needs_timestamps():
     train = pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]})
     with pytest.raises(ValueError, match="needs a timestamp"):
         recommend(train, pd.DataFrame({"user_id": ["a"]}), label_split="time")
+
+
+def _movie_like_files(tiny_city, tmp_path, with_time=True):
+    e = tiny_city.tables["enrollments"]
+    train = pd.DataFrame({"user_id": e["cadre_id"], "item_id": e["course_id"]})
+    if with_time:
+        train["timestamp"] = (e["enrolled_on"].astype("int64") // 10**9).to_numpy()
+    train.to_csv(tmp_path / "train.csv", index=False)
+    ids = sorted(train["item_id"].unique())
+    items = pd.DataFrame(
+        {
+            "item_id": ids,
+            "drama": [i % 2 for i in range(len(ids))],
+            "comedy": [(i // 2) % 2 for i in range(len(ids))],
+            "year": [1990 + i % 7 if i % 5 else "" for i in range(len(ids))],
+        }
+    )
+    items.to_csv(tmp_path / "items.csv", index=False)
+    pd.DataFrame({"user_id": e["cadre_id"].unique()[:8]}).to_csv(
+        tmp_path / "users.csv", index=False
+    )
+    return train, items
+
+
+@pytest.mark.parametrize("with_time", [True, False])
+def test_external_recommend_with_and_without_timestamps_and_items(
+    tiny_city, tmp_path, monkeypatch, with_time
+):
+    from models.recommender import TwoStageRecommender
+
+    train, _ = _movie_like_files(tiny_city, tmp_path, with_time)
+    names = []
+    original = TwoStageRecommender.fit
+
+    def spy(self, *args, **kwargs):
+        names.append(list(self.extra_feature_names))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TwoStageRecommender, "fit", spy)
+    args = ["external", "recommend", "--train", str(tmp_path / "train.csv"), "--users"]
+    args += [str(tmp_path / "users.csv"), "--out", str(tmp_path / "out.csv"), "--k", "4"]
+    args += ["--items", str(tmp_path / "items.csv"), "--label-split", "random"]
+    if with_time:
+        args.append("--time-features")
+    assert main(args) == 0
+    expected = ["attr_match", "attr_match_lift", "year", "year_diff"]
+    if with_time:
+        expected = [*TimeContextNames, *expected]
+    assert names == [expected]
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert (out.groupby("user_id").size() == 4).all()
+    seen = set(zip(train["user_id"].astype(str), train["item_id"].astype(str), strict=True))
+    assert not any((u, i) in seen for u, i in zip(out["user_id"], out["item_id"], strict=True))
+
+
+TimeContextNames = [
+    "time_lift_0",
+    "time_lift_3",
+    "time_lift_14",
+    "time_gap",
+    "time_item_age",
+    "time_user_span",
+]
+
+
+def test_external_recommend_time_features_need_timestamps(tiny_city, tmp_path, capsys):
+    _movie_like_files(tiny_city, tmp_path, with_time=False)
+    args = ["external", "recommend", "--train", str(tmp_path / "train.csv"), "--users"]
+    args += [str(tmp_path / "users.csv"), "--out", str(tmp_path / "out.csv"), "--time-features"]
+    assert main(args) == 2
+    assert "time features need a timestamp column" in capsys.readouterr().err
+
+
+def test_external_recommend_bad_items_row_names_row_and_field(tiny_city, tmp_path, capsys):
+    _, items = _movie_like_files(tiny_city, tmp_path)
+    items["year"] = items["year"].astype(str)
+    items.loc[2, "year"] = "nineteen-ninety"
+    items.to_csv(tmp_path / "items.csv", index=False)
+    args = ["external", "recommend", "--train", str(tmp_path / "train.csv"), "--users"]
+    args += [str(tmp_path / "users.csv"), "--out", str(tmp_path / "out.csv")]
+    assert main([*args, "--items", str(tmp_path / "items.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "ITEMS row 3, column year: not a number: 'nineteen-ninety'" in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_item_attributes_align_with_the_catalogue_and_reject_repeats():
+    from training.external import item_attributes
+
+    items = pd.DataFrame(
+        {"item_id": ["b", "a", "zz"], "g": ["1", "0", "1"], "year": ["1999", "", "2001"]}
+    )
+    got = item_attributes(items, np.array(["a", "b", "c"]))
+    np.testing.assert_array_equal(got["flags"][:, 0], [0.0, 1.0, 0.0])  # c: absent, no flag
+    assert got["number_names"] == ["year"]
+    np.testing.assert_array_equal(got["numbers"][:, 0], [np.nan, 1999.0, np.nan])
+    with pytest.raises(ValueError, match="ITEMS row 2, column item_id: 'b' repeats"):
+        item_attributes(pd.DataFrame({"item_id": ["b", "b"], "g": ["1", "0"]}), np.array(["b"]))
+    with pytest.raises(ValueError, match="no attribute column"):
+        item_attributes(pd.DataFrame({"item_id": ["b"]}), np.array(["b"]))
