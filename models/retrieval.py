@@ -388,7 +388,48 @@ class ItemKNNRetriever(Retriever):
         return np.asarray((binarize(rows) @ self.similarity_).toarray())
 
 
-class CoVisitRetriever(Retriever):
+class TimedRetriever(Retriever):
+    """A retriever fitted on interactions and their timestamps: ``fit(user_items, timestamps)``.
+
+    Subclasses implement ``_fit_timed(user_items, timestamps)``; the timestamps arrive as a csr
+    matrix of the interactions' shape, checked here.
+    """
+
+    requires_timestamps = True
+
+    def fit(self, user_items, timestamps=None) -> TimedRetriever:
+        """Learn from interactions and the time (or any increasing order) of each one.
+
+        Parameters
+        ----------
+        user_items : csr_matrix of shape (n_users, n_items)
+            Interactions; only presence counts.
+        timestamps : csr_matrix of shape (n_users, n_items)
+            Time of each interaction, at the cells of ``user_items``.
+
+        Returns
+        -------
+        self
+        """
+        if timestamps is None:
+            raise ValueError(f"{type(self).__name__} needs the timestamps of the interactions")
+        self._timestamps = timestamps
+        try:
+            return super().fit(user_items)
+        finally:
+            del self._timestamps
+
+    def _fit(self, user_items: sp.csr_matrix) -> None:
+        ts = sp.csr_matrix(self._timestamps)
+        if ts.shape != user_items.shape:
+            raise ValueError(f"timestamps must have shape {user_items.shape}, got {ts.shape}")
+        self._fit_timed(user_items, ts)
+
+    def _fit_timed(self, user_items: sp.csr_matrix, timestamps: sp.csr_matrix) -> None:
+        raise NotImplementedError  # pragma: no cover - interface
+
+
+class CoVisitRetriever(TimedRetriever):
     """Items engaged close in time by the same users (a co-visitation item-kNN).
 
     Each user's interactions are ordered by timestamp; every pair of items at most ``window``
@@ -412,41 +453,14 @@ class CoVisitRetriever(Retriever):
     similarity_ : csr_matrix of shape (n_items, n_items)
     """
 
-    requires_timestamps = True
-
     def __init__(self, window: int = 3, decay: float = 1.0, n_neighbors: int | None = 200):
         self.window = window
         self.decay = decay
         self.n_neighbors = n_neighbors
 
-    def fit(self, user_items, timestamps=None) -> CoVisitRetriever:
-        """Count co-visits in each user's time-ordered history.
-
-        Parameters
-        ----------
-        user_items : csr_matrix of shape (n_users, n_items)
-            Interactions; only presence counts.
-        timestamps : csr_matrix of shape (n_users, n_items)
-            Time (or any increasing order) of each interaction, at the cells of ``user_items``.
-
-        Returns
-        -------
-        self
-        """
-        if timestamps is None:
-            raise ValueError("CoVisitRetriever needs the timestamps of the interactions")
-        self._timestamps = timestamps
-        try:
-            return super().fit(user_items)
-        finally:
-            del self._timestamps
-
-    def _fit(self, user_items: sp.csr_matrix) -> None:
+    def _fit_timed(self, user_items: sp.csr_matrix, ts: sp.csr_matrix) -> None:
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
-        ts = sp.csr_matrix(self._timestamps)
-        if ts.shape != user_items.shape:
-            raise ValueError(f"timestamps must have shape {user_items.shape}, got {ts.shape}")
         coo = user_items.tocoo()
         t = np.asarray(ts[coo.row, coo.col], dtype=np.float64).ravel()
         order = np.lexsort((coo.col, t, coo.row))
@@ -480,7 +494,7 @@ class CoVisitRetriever(Retriever):
         return np.asarray((binarize(rows) @ self.similarity_).toarray())
 
 
-class TimeWindowRetriever(Retriever):
+class TimeWindowRetriever(TimedRetriever):
     """Items engaged with by others around the times the user was active.
 
     Times are binned into periods of ``unit``; an item's score for a user is the number of its
@@ -502,40 +516,13 @@ class TimeWindowRetriever(Retriever):
         Interactions of each item per period.
     """
 
-    requires_timestamps = True
-
     def __init__(self, bandwidth: int = 3, unit: float = 86_400.0):
         self.bandwidth = bandwidth
         self.unit = unit
 
-    def fit(self, user_items, timestamps=None) -> TimeWindowRetriever:
-        """Count each item's interactions per period.
-
-        Parameters
-        ----------
-        user_items : csr_matrix of shape (n_users, n_items)
-            Interactions; only presence counts, and only their timestamps are read.
-        timestamps : csr_matrix of shape (n_users, n_items)
-            Time of each interaction at the cells of ``user_items``.
-
-        Returns
-        -------
-        self
-        """
-        if timestamps is None:
-            raise ValueError("TimeWindowRetriever needs the timestamps of the interactions")
-        self._timestamps = timestamps
-        try:
-            return super().fit(user_items)
-        finally:
-            del self._timestamps
-
-    def _fit(self, user_items: sp.csr_matrix) -> None:
+    def _fit_timed(self, user_items: sp.csr_matrix, ts: sp.csr_matrix) -> None:
         if self.bandwidth < 0 or self.unit <= 0:
             raise ValueError("bandwidth must be >= 0 and unit > 0")
-        ts = sp.csr_matrix(self._timestamps)
-        if ts.shape != user_items.shape:
-            raise ValueError(f"timestamps must have shape {user_items.shape}, got {ts.shape}")
         coo = user_items.tocoo()
         period = np.floor(np.asarray(ts[coo.row, coo.col]).ravel() / self.unit).astype(np.int64)
         self.period0_ = int(period.min()) if len(period) else 0
