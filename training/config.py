@@ -45,6 +45,9 @@ class RecommenderConfig(BaseModel):
     n_candidates: int = Field(50, ge=10, description="candidates per retriever per cadre")
     ease_l2: float = Field(300.0, gt=0, description="EASE ridge penalty")
     als_factors: int = Field(32, ge=2, description="ALS latent factors (the offline baseline)")
+    als_in_ranker: bool = Field(
+        False, description="ALS also proposes candidates and gives the ranker its rank/z-score"
+    )
     max_train_users: int = Field(20_000, ge=100, description="cadres sampled to train the ranker")
     label_months: int = Field(
         6, ge=1, le=24, description="the ranker learns the self-chosen courses of these last months"

@@ -558,6 +558,8 @@ def fit_recommender(
     als = ALSRetriever(
         factors=rc.als_factors, regularization=0.1, alpha=5.0, random_state=config.seed
     )
+    if rc.als_in_ranker:
+        retrievers.append(("als", als))
     ranker = LambdaRanker(
         n_estimators=rc.ranker_estimators,
         learning_rate=rc.ranker_learning_rate,
@@ -571,7 +573,7 @@ def fit_recommender(
     model = TwoStageRecommender(
         retrievers=retrievers,
         ranker=ranker,
-        reference_retrievers=[("als", als)],
+        reference_retrievers=[] if rc.als_in_ranker else [("als", als)],
         n_candidates=rc.n_candidates,
         feature_groups=("retrieval", "popularity", "activity", "extra"),
         extra_features=features,
