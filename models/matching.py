@@ -88,6 +88,10 @@ class Ranked:
         ]
 
 
+#: What :func:`rater_leniency` reads (every matcher's fit needs them).
+_LENIENCY_TABLES = ("course_ratings", "staff_ratings", "cadres")
+
+
 def rater_leniency(tables: dict[str, pd.DataFrame], rater_shrinkage: float = 3.0) -> pd.Series:
     """Leniency of each rating cadre, from all their course, teacher and staff scores.
 
@@ -207,6 +211,8 @@ def _fit_booster(est, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray, cold_p
 
 
 def _predict(model, X: pd.DataFrame) -> np.ndarray:
+    if len(X) == 0:  # LightGBM refuses an empty frame; no pair, no prediction
+        return np.zeros(0)
     raw = model.predict(X) + X["prior_rating"].to_numpy(float)
     return np.clip(raw, 1.0, 5.0)
 
@@ -250,7 +256,7 @@ class _RatingMatcher(BaseEstimator):
         Returns the ``X, y, meta`` of ``training_rows``; raises ValueError(``nothing``) when
         there is no row.
         """
-        for name in self._TABLES:
+        for name in (*self._TABLES, *_LENIENCY_TABLES):
             if name not in tables:
                 raise ValueError(f"{type(self).__name__}.fit needs the {name} table")
         seed = 0 if self.random_state is None else int(self.random_state)
@@ -503,6 +509,7 @@ class TeacherMatcher(_RatingMatcher):
         -------
         ndarray of float
         """
+        check_is_fitted(self, "model_")
         X = self.features(teacher_ids, topic_ids, cohort)
         return _predict(self.model_, X)
 
@@ -802,6 +809,7 @@ class StaffMatcher(_RatingMatcher):
         -------
         ndarray of float
         """
+        check_is_fitted(self, "model_")
         return _predict(self.model_, self.features(staff_ids, cohort, topic_weights))
 
     def score_matrix(self, cohorts, topic_weights=None, staff_ids=None) -> np.ndarray:

@@ -315,3 +315,25 @@ def test_staff_plan_respects_overlaps_and_reports():
     assert capped.n_filled == 2
     with pytest.raises(ValueError, match="ends before"):
         plan_staff(s, end, d)
+
+
+def test_empty_batches_and_missing_tables_are_plain_answers(split, teacher_model, staff_model):
+    from sklearn.exceptions import NotFittedError
+
+    T, train, reserve = split
+    assert teacher_model.rank([], COHORT, k=3).ids.shape == (0, 3)
+    cohorts = pd.DataFrame(columns=list(COHORT)).astype(float)
+    assert staff_model.rank(cohorts, k=3).ids.shape == (0, 3)
+    none = pd.DataFrame(
+        {c: pd.Series(dtype="datetime64[ns]") for c in ("start_on", "end_on")}
+    ).assign(class_id=pd.Series(dtype=object))
+    table, plan = staff_model.plan(none, cohorts)
+    assert table.empty and plan.assignment.shape == (0,)
+    for model, table_name in ((TeacherMatcher(), "staff_ratings"), (StaffMatcher(), "cadres")):
+        tables = {k: v for k, v in train.items() if k != table_name}
+        with pytest.raises(ValueError, match=f"needs the {table_name} table"):
+            model.fit(tables, reserve, T)
+    with pytest.raises(NotFittedError):
+        StaffMatcher().predict_rating(["S0001"], COHORT)
+    with pytest.raises(NotFittedError):
+        TeacherMatcher().predict_rating(["T0001"], "TP01", COHORT)
