@@ -193,26 +193,18 @@ class Predictor:
         exclude_course_ids: list[str] | None = None,
         topics: list[str] | None = None,
         modes: list[str] | None = None,
+        *,
+        precomputed: bool = True,
     ) -> list[Recommendation]:
         """Top ``k`` courses for one cadre, never one already taken (or a re-issue of it).
 
-        Answered from the precomputed lists when they can (:meth:`precomputed`), else computed by
-        the model (:meth:`compute`).
+        Answered from the precomputed lists when they can (:meth:`precomputed`; pass
+        ``precomputed=False`` when the caller has just looked), else computed by the model.
         """
-        fast = self.precomputed(cadre_id, k, exclude_course_ids, topics, modes)
-        if fast is not None:
-            return fast
-        return self.compute(cadre_id, k, exclude_course_ids, topics, modes)
-
-    def compute(
-        self,
-        cadre_id: str,
-        k: int = 10,
-        exclude_course_ids: list[str] | None = None,
-        topics: list[str] | None = None,
-        modes: list[str] | None = None,
-    ) -> list[Recommendation]:
-        """:meth:`recommend` through the model, without looking at the precomputed lists."""
+        if precomputed:
+            fast = self.precomputed(cadre_id, k, exclude_course_ids, topics, modes)
+            if fast is not None:
+                return fast
         rec = self.fitted.recommender
         idx = self._cadre(cadre_id)
         seg = int(self._segment[idx])

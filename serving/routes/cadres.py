@@ -90,7 +90,9 @@ async def recommendations(
         )
     items = predictor.precomputed(cadre_id, **query)
     if items is None:
-        items = await run_in_threadpool(partial(predictor.compute, cadre_id, **query))
+        items = await run_in_threadpool(
+            partial(predictor.recommend, cadre_id, **query, precomputed=False)
+        )
     await audit.record("recommendations", {"cadre_ids": [cadre_id]})
     return RecommendationResponse(
         model_version=predictor.version,
