@@ -6,8 +6,8 @@ import logging
 import multiprocessing
 import os
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
 import pandas as pd
@@ -133,10 +133,11 @@ def train(
         bar.update()
 
         step("fit (all data)")  # with a second process: only the wait for it
-        fitted = final.result() if final is not None else fit_for_bundle(tables, asof, config)
+        fitted = final.get() if final is not None else fit_for_bundle(tables, asof, config)
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        if pool is not None:  # done, or the split fit failed: never wait for the other process
+            pool.terminate()
+            pool.join()
     bar.update()
 
     step("bundle")
@@ -194,13 +195,13 @@ def fit_for_bundle(
 
 def _start_final_fit(
     tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig
-) -> tuple[ProcessPoolExecutor | None, Future | None]:
-    """Submit the all-data fit to a fresh (spawned) process, or (None, None) to fit in line."""
+) -> tuple[Pool | None, AsyncResult | None]:
+    """Start the all-data fit in a fresh (spawned) process, or (None, None) to fit in line."""
     if not use_parallel_fit(config, tables):
         return None, None
     try:
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        return pool, pool.submit(fit_for_bundle, tables, asof, config)
+        pool = multiprocessing.get_context("spawn").Pool(1)
+        return pool, pool.apply_async(fit_for_bundle, (tables, asof, config))
     except OSError as exc:  # no processes allowed here: fit in line
         log.warning("fitting in one process (%s)", exc)
         return None, None
