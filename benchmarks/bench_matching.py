@@ -76,7 +76,7 @@ ROLLCALL_ROWS = (
     "model_without_learning_speed",
     "random",
     "oracle_without_learning_rate",
-    "oracle_mastery_x_best_rate_from_prepost_exams",
+    "oracle_mastery_x_rate_regressed_on_prepost_exams",
     "oracle_learning_rate_where_prepost_exams",
     "oracle",
 )
@@ -345,14 +345,16 @@ def roster_violations(roster: pd.DataFrame, req: ClassRequest) -> int:
 def evidence_ceilings(gain: TrueGain, rr: RollcallRanker, train) -> tuple[set, pd.Series]:
     """What pre/post exams can reveal of each cadre's learning rate, calibrated on the truth.
 
-    Returns the cadres with pre/post exams before the split, and the best linear prediction of
-    each cadre's learning rate (relative to the median) from their shrunk evidence — fitted on
-    the true rates, so no model using this evidence can rank learning rates better.
+    Returns the cadres with pre/post exams before the split, and a prediction of each cadre's
+    learning rate (relative to the median) from their evidence: a linear regression of the true
+    log rate on the shrunk speed and the mean residual — calibrated on the truth, which no model
+    of the data can be.
     """
-    evidence = set(prepost_gains(train)["cadre_id"])
+    gains = prepost_gains(train)
+    evidence = set(gains["cadre_id"])
     st = rr.state_
     ids = rr.cadres_.ids_
-    speed = learning_speed(st.past_gain, st.n_past_gains, speed_prior(prepost_gains(train)))
+    speed = learning_speed(st.past_gain, st.n_past_gains, speed_prior(gains))
     log_lr = np.log(pd.Series(gain.lr, index=gain.ids).reindex(ids).to_numpy())
     has = st.n_past_gains > 0
     X = np.column_stack([np.ones(len(ids)), has, np.log(speed), st.past_gain * has])
@@ -415,7 +417,7 @@ def rollcall_bench(
             "random": rng.random(len(cand)),
             "oracle_without_learning_rate": blind,
             "oracle_learning_rate_where_prepost_exams": np.where(has, true, blind),
-            "oracle_mastery_x_best_rate_from_prepost_exams": blind * post,
+            "oracle_mastery_x_rate_regressed_on_prepost_exams": blind * post,
         }
         if ablation is not None:
             other["model_without_learning_speed"] = (
