@@ -75,9 +75,11 @@ class ModelStore:
         gc.collect()
         gc.freeze()
         log.info(
-            "precomputed default recommendation lists: %d cadres in %.1f s (bundle %s)",
+            "precomputed default recommendation lists: %d cadres in %.1f s, %d came with the "
+            "bundle (bundle %s)",
             n,
             time.perf_counter() - start,
+            int(predictor.lists.ready.sum()) - n,
             predictor.version,
         )
 
