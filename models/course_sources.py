@@ -244,6 +244,26 @@ class ClassSchedule:
             any_rank += np.asarray(inc.sum(axis=0)).ravel() > 0
         return by_rank / months, any_rank / months
 
+    def promoted_by_month(self, month_starts) -> np.ndarray:
+        """Which courses classes promoted in each month, whenever the classes were announced.
+
+        For past months (what happened, not what was known ahead). Returns an array of shape
+        ``(n_months, n_ranks + 1, n_courses)``: 1 where a class open to the rank (last row: to
+        any rank) ran the course during the month.
+        """
+        n_ranks, n_courses = self.ranks.shape[1], self.courses.shape[1]
+        out = np.zeros((len(month_starts), n_ranks + 1, n_courses), np.float32)
+        for m, start in enumerate(pd.DatetimeIndex(month_starts)):
+            lo = np.datetime64(start.date(), "D")
+            hi = np.datetime64((start + pd.offsets.MonthEnd(0)).date(), "D")
+            open_ = (self.start <= hi) & (self.end >= lo)
+            if not open_.any():
+                continue
+            inc = self.courses[open_]
+            out[m, :n_ranks] = (sp.csr_matrix(self.ranks[open_].T.astype(float)) @ inc).toarray()
+            out[m, n_ranks] = np.asarray(inc.sum(axis=0)).ravel()
+        return np.minimum(out, 1.0)
+
 
 class ScheduleRetriever(Retriever):
     """Courses of the classes open after the cut-off: the share of months they are promoted.

@@ -65,6 +65,16 @@ def test_class_schedule_shares_by_month_and_rank():
     np.testing.assert_allclose(by_rank[0], [1, 1, 0, 0])
 
 
+def test_promoted_by_month_is_what_ran_whenever_it_was_announced():
+    late = schedule(B2="2025-05-10")  # announced after May began: it still ran in May
+    got = late.promoted_by_month(pd.to_datetime(["2025-03-01", "2025-05-01", "2025-06-01"]))
+    assert got.shape == (3, len(RANKS) + 1, 4)
+    np.testing.assert_array_equal(got[0, 0], [1, 1, 0, 0])  # March: B1 for 科员
+    np.testing.assert_array_equal(got[0, -1], [1, 1, 0, 0])  # ... and for anyone
+    np.testing.assert_array_equal(got[1, 1], [0, 0, 1, 0])  # May: B2 for 副科
+    assert not got[1, 0].any() and not got[2].any()  # nothing for 科员 in May, nothing in June
+
+
 def test_a_class_published_after_the_cut_off_is_not_in_the_calendar():
     late = schedule(B2="2025-04-20")  # an ad-hoc class, announced after a 1 April cut-off
     by_rank, any_rank = late.shares("2025-04-01", 3)
