@@ -6,7 +6,9 @@ one with no history, gets a list. Stage two describes each (user, candidate) pai
 groups and orders the candidates with :class:`models.ranker.LambdaRanker`:
 
 ``retrieval``
-    each retriever's rank of the candidate among the allowed items and its within-user z-score;
+    each retriever's rank of the candidate among the allowed items and its within-user z-score,
+    and its raw score too for a retriever marked ``calibrated = True`` (one whose scores mean
+    the same at both stages, like the choice model's utilities);
 ``popularity``
     the item's popularity relative to the average item;
 ``activity``
@@ -276,7 +278,7 @@ class TwoStageRecommender(BaseEstimator):
         if needs_time and timestamps is None:
             raise ValueError(f"retrievers {needs_time} need timestamps; pass timestamps=")
         self.n_users_, self.n_items_ = x.shape
-        self.feature_names_ = self._feature_names(groups, [n for n, _ in named])
+        self.feature_names_ = self._feature_names(groups, named)
 
         splits = self._label_splits(x, label_split, timestamps, rng)
         parts_x, parts_y, parts_g = [], [], []
@@ -518,11 +520,11 @@ class TwoStageRecommender(BaseEstimator):
             raise ValueError(f"retriever names must be unique, got {names}")
         return [(n, clone(r)) for n, r in named]
 
-    def _feature_names(self, groups: tuple[str, ...], names: list[str]) -> list[str]:
+    def _feature_names(self, groups: tuple[str, ...], named: list[tuple[str, Any]]) -> list[str]:
         out = []
         if "retrieval" in groups:
-            for n in names:
-                out += [f"{n}_rank", f"{n}_z"]
+            for n, r in named:
+                out += [f"{n}_rank", f"{n}_z"] + ([f"{n}_score"] if _calibrated(r) else [])
         if "popularity" in groups:
             out.append("item_popularity")
         if "activity" in groups:
@@ -717,6 +719,8 @@ class TwoStageRecommender(BaseEstimator):
                     np.where(no_info, np.nan, _count_greater(s, pr, v)),
                     np.where(no_info, np.nan, z),
                 ]
+                if _calibrated(stage.retrievers[name]):
+                    cols.append(np.where(np.isfinite(v), v, np.nan))
         history = binarize(rows)
         n_hist = np.diff(history.indptr).astype(np.float64)
         if "popularity" in groups:
@@ -747,6 +751,11 @@ class TwoStageRecommender(BaseEstimator):
             cols += list(extra.T)
         feats = np.column_stack(cols) if cols else np.zeros((len(pr), 0))
         return pr, pi, feats
+
+
+def _calibrated(retriever) -> bool:
+    """Whether a retriever's raw scores mean the same at every stage (then a feature too)."""
+    return bool(getattr(retriever, "calibrated", False))
 
 
 def _retriever_scores(retriever, userids, rows, extra_context) -> np.ndarray:

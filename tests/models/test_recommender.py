@@ -353,3 +353,24 @@ def test_negative_sampling_and_label_allowed(simulation):
     assert limited.train_summary_["positives"] < a["positives"]
     with pytest.raises(ValueError, match="label_allowed"):
         small_two_stage().fit(train, label_allowed=np.ones(3, bool))
+
+
+class CalibratedEASE(EASERetriever):
+    """EASE whose raw scores the ranker may read (as the choice model's utilities are)."""
+
+    calibrated = True
+
+
+def test_a_calibrated_retriever_also_gives_its_raw_score(simulation):
+    train, test, _ = simulation
+    model = small_two_stage(
+        retrievers=[("plain", EASERetriever(l2=20.0)), ("cal", CalibratedEASE(l2=20.0))]
+    ).fit(train + test, label_split=(train, test))
+    names = model.feature_names_
+    assert "cal_score" in names and "plain_score" not in names
+    assert names.index("cal_score") == names.index("cal_z") + 1
+    ids, _ = model.recommend([3], train[[3]], N=1)
+    item = int(ids[0, 0])
+    entry = model.explain(3, [item])[item]
+    raw = model.retrievers_["cal"].score(np.array([3]))[0, item]  # its serving rows, as explain
+    assert entry["features"]["cal_score"] == pytest.approx(raw)
