@@ -48,6 +48,15 @@ class RecommenderConfig(BaseModel):
     als_in_ranker: bool = Field(
         False, description="ALS also proposes candidates and gives the ranker its rank/z-score"
     )
+    # the choice model (models/choice_model.py) learns tastes 2.6x closer to the city's truth
+    # than ALS (correlation 0.61 vs 0.23) but did not lift the ranked lists on validation
+    # (cut-off 2025-11-01, seeds 0/1 and negative_fraction 0.5: mean nDCG@10 0.1298 vs 0.1301
+    # without it), so it is off by default; see docs/BENCHMARKS.md §3
+    choice_factors: int = Field(
+        0, ge=0, description="taste dimensions of the choice model retriever (0 = off)"
+    )
+    choice_bias: bool = Field(False, description="the choice retriever adds the item appeal")
+    choice_epochs: int = Field(5, ge=1, description="passes of the choice model over the choices")
     max_train_users: int = Field(20_000, ge=100, description="cadres sampled to train the ranker")
     label_months: int = Field(
         6, ge=1, le=24, description="the ranker learns the self-chosen courses of these last months"

@@ -20,6 +20,7 @@ from features.exposure import (
     topic_hours_at,
 )
 from features.vocab import Vocabulary
+from models.choice_model import ChoiceFactors, ChoiceRetriever, fit_choice_factors
 from models.course_sources import (
     PAIR_FEATURES,
     ClassSchedule,
@@ -476,6 +477,49 @@ def _stage_view(
     )
 
 
+def _choice_factors(
+    enrollments: pd.DataFrame,
+    cat: Catalog,
+    at: pd.Timestamp,
+    schedule: ClassSchedule,
+    ranks: np.ndarray,
+    rc,
+    seed: int,
+) -> ChoiceFactors:
+    """The choice model fitted on the courses cadres chose themselves before ``at``.
+
+    Each choice's situation is its month and the cadre's rank: whether a class open to that rank
+    (or to any rank) promoted the course then, so that those choices are not read as taste.
+    """
+    e = enrollments[(enrollments["enrolled_on"] < at) & (enrollments["source"] == "self")]
+    ci, ki = cat.cadres.index(e["cadre_id"]), cat.courses.index(e["course_id"])
+    ok = (ci >= 0) & (ki >= 0)
+    day = np.datetime64("1970-01-01", "D")
+    enrolled = e["enrolled_on"].to_numpy("datetime64[D]")[ok]
+    published = cat.course_info["published_on"].to_numpy("datetime64[D]")
+    month = enrolled.astype("datetime64[M]")
+    first = month.min() if len(month) else np.datetime64(at.date(), "M")
+    month_idx = (month - first).astype(np.int64)
+    n_months = int(month_idx.max()) + 1 if len(month_idx) else 1
+    starts = pd.date_range(pd.Timestamp(first), periods=n_months, freq="MS")
+    promoted = schedule.promoted_by_month(starts)  # (months, ranks + 1, courses)
+    n_ranks = promoted.shape[1] - 1
+    own = promoted[:, :n_ranks].reshape(n_months * n_ranks, -1)
+    anyone = np.repeat(promoted[:, n_ranks], n_ranks, axis=0)
+    return fit_choice_factors(
+        ci[ok],
+        ki[ok],
+        (enrolled - day).astype(np.int64),
+        (published - day).astype(np.int64),
+        n_users=len(cat.cadres),
+        factors=rc.choice_factors,
+        epochs=rc.choice_epochs,
+        random_state=seed,
+        context_features=np.stack([own, anyone], axis=2),
+        contexts=month_idx * n_ranks + ranks[ci[ok]],
+    )
+
+
 def fit_recommender(
     tables: dict[str, pd.DataFrame],
     cat: Catalog,
@@ -555,6 +599,12 @@ def fit_recommender(
             ),
         ),
     ]
+    if rc.choice_factors:
+        factors = {
+            stage: _choice_factors(e, cat, at, schedule, ranks, rc, config.seed)
+            for stage, at in (("fit", cutoff), ("recommend", asof))
+        }
+        retrievers.append(("taste", ChoiceRetriever(factors, with_bias=rc.choice_bias)))
     als = ALSRetriever(
         factors=rc.als_factors, regularization=0.1, alpha=5.0, random_state=config.seed
     )

@@ -17,6 +17,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from models.choice_model import STAGES, ChoiceRetriever, fit_choice_factors
 from models.matching import Ranked, StaffMatcher, TeacherMatcher
 from models.popularity import PeerPopularity
 from models.ranker import LambdaRanker
@@ -42,6 +43,22 @@ def _fit(model, ui):
         return model.fit(ui, PARITY)
     if isinstance(model, CoVisitRetriever):
         return model.fit(ui, timestamps=order_stamps(ui))
+    if isinstance(model, ChoiceRetriever):  # every interaction a choice, every item always on offer
+        users, items = ui.nonzero()
+        factors = fit_choice_factors(
+            users,
+            items,
+            np.zeros(len(users)),
+            np.zeros(ui.shape[1]),
+            ui.shape[0],
+            factors=4,
+            epochs=60,
+            negatives=12,
+            batch_size=16,
+            learning_rate=0.05,
+            random_state=0,
+        )
+        model.set_params(factors=dict.fromkeys(STAGES, factors))
     return model.fit(ui)
 
 
@@ -50,6 +67,7 @@ USER_ITEM = {
     "ease": lambda: EASERetriever(l2=1.0),
     "knn": lambda: ItemKNNRetriever(n_neighbors=6, shrink=0.0),
     "covisit": lambda: CoVisitRetriever(window=2),
+    "choice": ChoiceRetriever,
     "segment": lambda: SegmentPopularityRetriever(segments=PARITY, global_weight=1.0),
     "popularity": PopularityRetriever,
     "peer_popularity": lambda: PeerPopularity(global_weight=1.0),
