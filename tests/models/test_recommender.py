@@ -9,6 +9,7 @@ from models.recommender import FEATURE_GROUPS, TwoStageRecommender
 from models.retrieval import (
     ALSRetriever,
     CoVisitRetriever,
+    DLAERetriever,
     EASERetriever,
     ItemKNNRetriever,
     PopularityRetriever,
@@ -80,6 +81,38 @@ def test_ease_matches_the_closed_form():
     np.testing.assert_allclose(model.coef_, expected, atol=1e-10)
     np.testing.assert_allclose(np.diag(model.coef_), 0.0, atol=1e-12)
     np.testing.assert_allclose(model.score([2, 5]), x[[2, 5]] @ expected, atol=1e-10)
+
+
+def test_dlae_matches_the_closed_form_and_reduces_to_ridge_and_ease():
+    rng = np.random.default_rng(2)
+    x = (rng.random((40, 9)) < 0.35).astype(float)
+    g = x.T @ x
+    lam, p = 2.0, 0.4
+    penalty = np.diag(p / (1 - p) * np.diag(g) + lam)
+    dlae = DLAERetriever(p=p, l2=lam).fit(sp.csr_matrix(x))
+    np.testing.assert_allclose(dlae.coef_, np.linalg.solve(g + penalty, g), atol=1e-10)
+    ridge = DLAERetriever(p=0.0, l2=lam).fit(sp.csr_matrix(x))  # no dropout: ridge regression
+    np.testing.assert_allclose(ridge.coef_, np.linalg.solve(g + lam * np.eye(9), g), atol=1e-10)
+    edlae = DLAERetriever(p=0.0, l2=lam, zero_diagonal=True).fit(sp.csr_matrix(x))
+    ease = EASERetriever(l2=lam).fit(sp.csr_matrix(x))
+    np.testing.assert_allclose(edlae.coef_, ease.coef_, atol=1e-10)
+    emph = DLAERetriever(p=p, l2=lam, zero_diagonal=True).fit(sp.csr_matrix(x))
+    inv = np.linalg.inv(g + penalty)
+    np.testing.assert_allclose(emph.coef_, np.eye(9) - inv / np.diag(inv), atol=1e-10)
+    assert not np.allclose(emph.coef_, ease.coef_, atol=1e-3)  # dropout changes the weights
+
+
+def test_dlae_scores_and_recommends_unseen_items():
+    ui = checkerboard()
+    for zero_diagonal in (False, True):
+        model = DLAERetriever(p=0.3, l2=1.0, zero_diagonal=zero_diagonal).fit(ui)
+        assert model.score([0, 1, 2]).shape == (3, ui.shape[1])
+        ids, _ = model.recommend([1], ui[[1]], N=2)
+        assert sorted(ids[0].tolist()) == [5, 11]  # the two odd items user 1 has not seen
+    with pytest.raises(ValueError, match="p must be"):
+        DLAERetriever(p=1.0).fit(ui)
+    with pytest.raises(ValueError, match="l2 must be"):
+        DLAERetriever(l2=0.0).fit(ui)
 
 
 def test_unknown_users_are_scored_from_their_rows():
