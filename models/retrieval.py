@@ -259,6 +259,9 @@ class ALSRetriever(Retriever):
     recalculate_user : bool
         Solve each requested user's factor from the passed ``user_items`` rows instead of using
         the stored one (users unknown at fit time are always solved this way).
+    binary : bool
+        Fit on presence (every stored weight becomes 1, so the confidence is ``alpha``) instead
+        of on the stored weights, e.g. when the weights are ratings that other retrievers read.
     num_threads : int
         Threads of the solver (0 = all cores).
     random_state : int or None
@@ -277,6 +280,7 @@ class ALSRetriever(Retriever):
         alpha: float = 1.0,
         iterations: int = 15,
         recalculate_user: bool = False,
+        binary: bool = False,
         num_threads: int = 1,
         random_state: int | None = None,
     ):
@@ -285,6 +289,7 @@ class ALSRetriever(Retriever):
         self.alpha = alpha
         self.iterations = iterations
         self.recalculate_user = recalculate_user
+        self.binary = binary
         self.num_threads = num_threads
         self.random_state = random_state
 
@@ -301,12 +306,14 @@ class ALSRetriever(Retriever):
             num_threads=self.num_threads,
             random_state=self.random_state,
         )
-        model.fit(user_items.astype(np.float32), show_progress=False)
+        x = binarize(user_items) if self.binary else user_items
+        model.fit(x.astype(np.float32), show_progress=False)
         self.model_ = model
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float64)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
 
     def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        rows = binarize(rows) if self.binary else rows
         solve = np.ones(len(ids), bool) if self.recalculate_user else ids >= self.n_users_
         factors = np.zeros((len(ids), self.user_factors_.shape[1]))
         stored = ~solve

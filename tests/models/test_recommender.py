@@ -127,6 +127,24 @@ def test_unknown_users_are_scored_from_their_rows():
     assert not als.score([ui.shape[0] + 5]).any()  # no row, no signal
 
 
+def test_binary_als_ignores_the_weights():
+    ui = checkerboard()
+    rated = ui.copy()
+    rated.data = 1.0 + np.arange(rated.nnz) % 5  # ratings 1-5 on the same cells
+    kw = dict(factors=4, iterations=5, random_state=3)
+    binary = ALSRetriever(binary=True, **kw).fit(rated)
+    plain = ALSRetriever(**kw).fit(ui)
+    np.testing.assert_allclose(binary.item_factors_, plain.item_factors_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        binary.score([ui.shape[0] + 1], rated[[2]]),
+        plain.score([ui.shape[0] + 1], ui[[2]]),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    weighted = ALSRetriever(**kw).fit(rated)
+    assert not np.allclose(weighted.item_factors_, plain.item_factors_, atol=1e-3)
+
+
 def test_cold_users_of_a_known_segment_get_their_peers_items():
     ui = checkerboard()
     model = TwoStageRecommender(
