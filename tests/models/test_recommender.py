@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from models.ranker import LambdaRanker
+from models.ranker import LambdaRanker, RankerBag
 from models.recommender import FEATURE_GROUPS, TwoStageRecommender
 from models.retrieval import (
     ALSRetriever,
@@ -404,3 +404,26 @@ def test_negative_sampling_and_label_allowed(simulation):
     assert limited.train_summary_["positives"] < a["positives"]
     with pytest.raises(ValueError, match="label_allowed"):
         small_two_stage().fit(train, label_allowed=np.ones(3, bool))
+
+
+def test_bagged_rankers_average_their_scores(simulation):
+    train, test, _ = simulation
+    bag = small_two_stage(n_rankers=3).fit(train)
+    assert isinstance(bag.ranker_, RankerBag) and len(bag.ranker_.rankers) == 3
+    assert bag.train_summary_["rankers"] == 3
+    assert bag.train_summary_["splits"] == 3 * small_two_stage().n_label_splits
+    feats = np.random.default_rng(0).normal(size=(50, len(bag.feature_names_)))
+    members = np.array([r.predict(feats) for r in bag.ranker_.rankers])
+    assert not np.allclose(members[0], members[1])  # each learnt on its own label splits
+    np.testing.assert_allclose(bag.ranker_.predict(feats), members.mean(axis=0))
+    contrib = bag.ranker_.contributions(feats)
+    np.testing.assert_allclose(contrib.sum(axis=1), members.mean(axis=0), atol=1e-6)
+    assert sum(bag.ranker_.importance_table().values()) == pytest.approx(1.0)
+    ids, scores = bag.recommend([4], train[[4]], N=3)
+    why = bag.explain(4, ids[0])
+    assert why[int(ids[0, 0])]["score"] == pytest.approx(scores[0, 0])
+    assert ndcg(bag, train, test) >= 0.30
+    single = small_two_stage(n_rankers=1).fit(train)
+    assert isinstance(single.ranker_, LambdaRanker)
+    with pytest.raises(ValueError, match="n_rankers"):
+        small_two_stage(n_rankers=0).fit(train)
