@@ -4,7 +4,8 @@ Usage: ``python benchmarks/bench_ml100k.py [--data DIR] [--tune] [--val-ablation
 
 Protocol (Microsoft Recommenders' movielens benchmark, see ../shared/datasets/README.md): the
 ``ms-split`` train/test files as they are (a 75/25 split stratified within each item), every
-rating a positive, items seen in train filtered, k = 10, users = those in the test split (all of
+rating a positive (the ratings are kept as weights, read only by the rating-weighted EASE that
+validation tried), items seen in train filtered, k = 10, users = those in the test split (all of
 them receive recommendations). Metrics come from ``training.metrics.ranking_metrics``, whose MAP
 is theirs (precision at each hit in the top 10, summed, divided by the user's number of relevant
 test items), with binary-relevance nDCG. Items that occur only in test (each rated once) cannot
@@ -45,6 +46,7 @@ from models.recommender import FEATURE_GROUPS, TwoStageRecommender  # noqa: E402
 from models.retrieval import (  # noqa: E402
     ALSRetriever,
     CoVisitRetriever,
+    DLAERetriever,
     EASERetriever,
     ItemKNNRetriever,
     PopularityRetriever,
@@ -65,10 +67,22 @@ PUBLISHED = [
 # Chosen with --tune on the validation split (see module docstring).
 CONFIG = {
     "ease": {"l2": 500.0},
-    "als": {"factors": 16, "regularization": 0.05, "alpha": 3.0, "iterations": 15},
+    "als": {
+        "factors": 16,
+        "regularization": 0.05,
+        "alpha": 3.0,
+        "iterations": 15,
+        "binary": True,
+    },
     "knn": {"n_neighbors": 200, "shrink": 10.0},
     "covisit": {"window": 10, "decay": 0.8},
-    "two_stage": {"n_candidates": 100, "n_label_splits": 4, "label_fraction": 0.25},
+    # n_rankers: three rankers, each on its own four label splits, averaged (session 4)
+    "two_stage": {
+        "n_candidates": 100,
+        "n_label_splits": 4,
+        "label_fraction": 0.25,
+        "n_rankers": 3,
+    },
     "ranker": {
         "n_estimators": 150,
         "learning_rate": 0.05,
@@ -80,10 +94,12 @@ CONFIG = {
     # tried on validation, not kept (see ADDITIONS): they enter the ablation as "+" rows
     "time_window": {"bandwidth": 3},
     "time_features": {"bandwidths": [0, 3, 14]},
+    "edlae": {"p": 0.67, "l2": 600.0, "zero_diagonal": True},
+    "rating_ease": {"l2": 500.0, "binary": False},
 }
 
 # Sources and feature groups measured as additions to the full model (validation decides).
-ADDITIONS = ("time-window", "time-context", "item-attributes")
+ADDITIONS = ("time-window", "time-context", "item-attributes", "edlae", "rating-ease")
 
 
 # ----------------------------------------------------------------------------- data
@@ -123,7 +139,9 @@ def index(train: pd.DataFrame, test: pd.DataFrame) -> dict:
             (values, (u_of[df.user_id].to_numpy(), i_of[df.item_id].to_numpy())), shape=shape
         )
 
-    x = matrix(np.ones(len(train)), train)
+    # every rating is a positive; the rating is kept as the weight (retrievers binarize it,
+    # except the rating-weighted EASE addition)
+    x = matrix(train.rating.to_numpy(np.float64), train)
     stamps = matrix(train.timestamp.to_numpy(np.float64), train)
     relevant = [set() for _ in range(shape[0])]
     known = test.user_id.isin(u_of.index)
@@ -159,7 +177,7 @@ def stratified_split(x: sp.csr_matrix, fraction: float, seed: int):
 
 # --------------------------------------------------------------------------- models
 def retrievers(
-    config: dict, seed: int = SEED, drop: str | None = None, add: str | None = None
+    config: dict, seed: int = SEED, drop: str | None = None, add: tuple[str, ...] = ()
 ) -> list[tuple]:
     named = [
         ("ease", EASERetriever(**config["ease"])),
@@ -168,8 +186,12 @@ def retrievers(
         ("popularity", PopularityRetriever()),
         ("covisit", CoVisitRetriever(**config["covisit"])),
     ]
-    if add == "time-window":
+    if "time-window" in add:
         named.append(("time-window", TimeWindowRetriever(**config["time_window"])))
+    if "edlae" in add:
+        named.append(("edlae", DLAERetriever(**config["edlae"])))
+    if "rating-ease" in add:
+        named.append(("rating-ease", EASERetriever(**config["rating_ease"])))
     return [(n, r) for n, r in named if n != drop]
 
 
@@ -198,9 +220,9 @@ def two_stage(
             config,
             seed=seed,
             drop=drop_retriever,
-            add="time-window" if "time-window" in add else None,
+            add=tuple(add),
         ),
-        ranker=LambdaRanker(**config["ranker"], n_jobs=2, random_state=seed),
+        ranker=LambdaRanker(**config["ranker"], n_jobs=1, random_state=seed),
         feature_groups=(*groups, "extra") if extra else tuple(groups),
         extra_features=extra,
         extra_feature_names=extra.names if extra else (),
@@ -218,6 +240,8 @@ def ablations(config: dict, side: dict | None) -> list[tuple[str, dict]]:
         "time-window": "+ retriever time-window (popular around the user's active days)",
         "time-context": "+ features time context (lift around active days, gaps, age)",
         "item-attributes": "+ features item attributes (genres, release year; u.item)",
+        "edlae": "+ retriever EDLAE (denoising linear autoencoder, Steck 2020)",
+        "rating-ease": "+ retriever EASE fitted on the ratings (not presence)",
     }
     for a in ADDITIONS:
         if a != "item-attributes" or side is not None:
@@ -322,6 +346,8 @@ def tune(x, stamps) -> dict:
     )
     # more label splits: more (and steadier) ranker training queries for a longer fit
     pick("two_stage", [{"n_label_splits": n} for n in (2, 4)], lambda g: ts_with(two_stage=g))
+    # bagging: rankers on their own label splits, scores averaged (n_rankers × the fit time)
+    pick("two_stage", [{"n_rankers": n} for n in (1, 3)], lambda g: ts_with(two_stage=g))
     return config
 
 

@@ -195,6 +195,44 @@ class LambdaRanker(BaseEstimator):
         return x
 
 
+class RankerBag:
+    """Fitted rankers whose scores are averaged (bagging over label splits and seeds).
+
+    Exposes what :class:`LambdaRanker` offers once fitted: ``predict`` (mean score),
+    ``contributions`` (mean TreeSHAP contributions, which still sum to the mean score),
+    ``feature_importances_`` and ``importance_table`` (mean normalised gain).
+
+    Parameters
+    ----------
+    rankers : sequence of LambdaRanker
+        Fitted on the same feature columns.
+    """
+
+    def __init__(self, rankers: Sequence[LambdaRanker]):
+        if not rankers:
+            raise ValueError("a RankerBag needs at least one ranker")
+        names = [tuple(r.feature_names_in_) for r in rankers]
+        if len(set(names)) != 1:
+            raise ValueError("the rankers of a bag must share their feature columns")
+        self.rankers = list(rankers)
+        self.feature_names_in_ = rankers[0].feature_names_in_
+        self.n_features_in_ = rankers[0].n_features_in_
+        self.feature_importances_ = np.mean([r.feature_importances_ for r in rankers], axis=0)
+
+    def predict(self, X) -> np.ndarray:
+        """Mean ranking score of the rankers for each row."""
+        return np.mean([r.predict(X) for r in self.rankers], axis=0)
+
+    def contributions(self, X) -> np.ndarray:
+        """Mean per-feature contributions; the last column is the mean expected value."""
+        return np.mean([r.contributions(X) for r in self.rankers], axis=0)
+
+    def importance_table(self) -> dict[str, float]:
+        """Feature name → mean normalised gain importance, most important first."""
+        order = np.argsort(-self.feature_importances_, kind="stable")
+        return {str(self.feature_names_in_[i]): float(self.feature_importances_[i]) for i in order}
+
+
 def _as_float(X) -> np.ndarray:
     """A float32/float64 array without copying one that already is (rows can be many)."""
     x = np.asarray(X)

@@ -43,7 +43,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from models.ranker import LambdaRanker
+from models.ranker import LambdaRanker, RankerBag
 from models.ranking import top_k
 from models.retrieval import (
     ALSRetriever,
@@ -156,6 +156,12 @@ class TwoStageRecommender(BaseEstimator):
     n_label_splits : int
         Random label splits (holding out disjoint interactions) whose rows are pooled to train
         the ranker: more queries, slower fit. Only used by ``label_split="random"``.
+    n_rankers : int
+        Rankers trained, each on its own label splits and with ranker seed ``random_state + b``;
+        their scores are averaged (:class:`models.ranker.RankerBag`). Bagging reduces the
+        variance of a ranker learnt from few users, for ``n_rankers`` times the fit. Only
+        ``label_split="random"`` draws new splits per ranker: with a time or given split the
+        rankers differ only through the ranker's own sampling (none by default).
     max_train_users : int or None
         Users (with held-out interactions) sampled per label split to build ranker training
         rows; bounds fit time and memory on large populations (``None`` = all).
@@ -182,7 +188,8 @@ class TwoStageRecommender(BaseEstimator):
         Fitted candidate sources used for serving, then the reference retrievers.
     reference_names_ : tuple of str
         Names of the reference retrievers in ``retrievers_``.
-    ranker_ : LambdaRanker
+    ranker_ : LambdaRanker or RankerBag
+        The second stage (a :class:`models.ranker.RankerBag` when ``n_rankers > 1``).
     feature_names_ : list of str
         Columns of the ranker's feature rows, in order.
     item_popularity_ : ndarray of shape (n_items,)
@@ -205,6 +212,7 @@ class TwoStageRecommender(BaseEstimator):
         extra_feature_names: Sequence[str] = (),
         label_fraction: float = 0.25,
         n_label_splits: int = 2,
+        n_rankers: int = 1,
         max_train_users: int | None = 20_000,
         negative_fraction: float = 1.0,
         similarity_neighbors: int = 100,
@@ -220,6 +228,7 @@ class TwoStageRecommender(BaseEstimator):
         self.extra_feature_names = extra_feature_names
         self.label_fraction = label_fraction
         self.n_label_splits = n_label_splits
+        self.n_rankers = n_rankers
         self.max_train_users = max_train_users
         self.negative_fraction = negative_fraction
         self.similarity_neighbors = similarity_neighbors
@@ -280,15 +289,61 @@ class TwoStageRecommender(BaseEstimator):
         self.n_users_, self.n_items_ = x.shape
         self.feature_names_ = self._feature_names(groups, named)
 
-        splits = self._label_splits(x, label_split, timestamps, rng)
-        parts_x, parts_y, parts_g = [], [], []
-        summary = {"splits": len(splits), "queries": 0, "rows": 0, "positives": 0, "held_out": 0}
-        stage = None
         label_blocked = None
         if label_allowed is not None:
             label_blocked = ~np.asarray(label_allowed, dtype=bool).ravel()
             if label_blocked.shape != (x.shape[1],):
                 raise ValueError(f"label_allowed must have shape ({x.shape[1]},)")
+        rankers, summaries, stage = [], [], None
+        for b in range(int(self.n_rankers)):
+            splits = self._label_splits(x, label_split, timestamps, rng)
+            rows_x, y, g, summary, stage = self._ranker_rows(
+                named, groups, splits, timestamps, label_blocked, extra_context, rng
+            )
+            ranker = clone(self.ranker) if self.ranker is not None else LambdaRanker()
+            if self.ranker is None or b > 0:
+                seed = self.random_state if self.ranker is None else ranker.random_state
+                ranker.set_params(random_state=None if seed is None else int(seed) + b)
+            rankers.append(ranker.fit(rows_x, y, g, feature_names=self.feature_names_))
+            summaries.append(summary)
+        self.ranker_ = rankers[0] if len(rankers) == 1 else RankerBag(rankers)
+        summary = {k: sum(s[k] for s in summaries) for k in summaries[0]}
+        summary["candidate_recall"] = summary["positives"] / max(1, summary["held_out"])
+        summary["rankers"] = len(rankers)
+        if self.refit or stage is None:
+            stage = self._fit_stage(named, x, timestamps, "recommend")
+        fitted_refs = self._fit_stage(references, x, timestamps, "recommend", features=False)
+        self.retrievers_ = {**stage.retrievers, **fitted_refs.retrievers}
+        self.reference_names_ = tuple(fitted_refs.retrievers)
+        self.user_items_ = x
+        self.visible_ = stage.visible
+        self.item_popularity_ = stage.popularity
+        self.popularity_order_ = stage.popularity_order
+        self.item_similarity_ = stage.similarity
+        self.mean_activity_ = stage.mean_activity
+        self.similarity_scale_ = stage.similarity_scale
+        self.train_summary_ = summary
+        return self
+
+    def _ranker_rows(
+        self,
+        named: list[tuple[str, Any]],
+        groups: tuple[str, ...],
+        splits: list[tuple[sp.csr_matrix, sp.csr_matrix]],
+        timestamps,
+        label_blocked: np.ndarray | None,
+        extra_context: Any,
+        rng: np.random.RandomState,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict, _Stage]:
+        """The ranker's training rows (features, labels, query ids) pooled over label splits.
+
+        Retrievers are fitted on each split's history; a query is a user with a held-out
+        interaction among its candidates. Also returns a summary of the rows and the last
+        split's stage.
+        """
+        parts_x, parts_y, parts_g = [], [], []
+        summary = {"splits": len(splits), "queries": 0, "rows": 0, "positives": 0, "held_out": 0}
+        stage = None
         for s, (hist, fut) in enumerate(splits):
             stage = self._fit_stage(named, hist, timestamps, "fit")
             users = np.flatnonzero(np.diff(fut.indptr) > 0)
@@ -337,30 +392,7 @@ class TwoStageRecommender(BaseEstimator):
                 "interactions (or a larger n_candidates) to train the ranker"
             )
         summary["rows"] = int(len(y))
-        summary["candidate_recall"] = summary["positives"] / max(1, summary["held_out"])
-        ranker = clone(self.ranker) if self.ranker is not None else LambdaRanker()
-        if self.ranker is None:
-            ranker.set_params(random_state=self.random_state)
-        self.ranker_ = ranker.fit(
-            np.concatenate(parts_x),
-            y,
-            np.concatenate(parts_g),
-            feature_names=self.feature_names_,
-        )
-        if self.refit or stage is None:
-            stage = self._fit_stage(named, x, timestamps, "recommend")
-        fitted_refs = self._fit_stage(references, x, timestamps, "recommend", features=False)
-        self.retrievers_ = {**stage.retrievers, **fitted_refs.retrievers}
-        self.reference_names_ = tuple(fitted_refs.retrievers)
-        self.user_items_ = x
-        self.visible_ = stage.visible
-        self.item_popularity_ = stage.popularity
-        self.popularity_order_ = stage.popularity_order
-        self.item_similarity_ = stage.similarity
-        self.mean_activity_ = stage.mean_activity
-        self.similarity_scale_ = stage.similarity_scale
-        self.train_summary_ = summary
-        return self
+        return np.concatenate(parts_x), y, np.concatenate(parts_g), summary, stage
 
     # ------------------------------------------------------------ serving
     def recommend(
@@ -500,6 +532,8 @@ class TwoStageRecommender(BaseEstimator):
             raise ValueError(f"unknown feature groups {unknown}; choose from {FEATURE_GROUPS}")
         if self.n_candidates < 1:
             raise ValueError(f"n_candidates must be >= 1, got {self.n_candidates}")
+        if int(self.n_rankers) < 1:
+            raise ValueError(f"n_rankers must be >= 1, got {self.n_rankers}")
         if not 0.0 < self.label_fraction < 1.0:
             raise ValueError(f"label_fraction must be in (0, 1), got {self.label_fraction}")
         if "extra" in groups and self.extra_features is not None and not self.extra_feature_names:

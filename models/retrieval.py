@@ -259,6 +259,9 @@ class ALSRetriever(Retriever):
     recalculate_user : bool
         Solve each requested user's factor from the passed ``user_items`` rows instead of using
         the stored one (users unknown at fit time are always solved this way).
+    binary : bool
+        Fit on presence (every stored weight becomes 1, so the confidence is ``alpha``) instead
+        of on the stored weights, e.g. when the weights are ratings that other retrievers read.
     num_threads : int
         Threads of the solver (0 = all cores).
     random_state : int or None
@@ -277,6 +280,7 @@ class ALSRetriever(Retriever):
         alpha: float = 1.0,
         iterations: int = 15,
         recalculate_user: bool = False,
+        binary: bool = False,
         num_threads: int = 1,
         random_state: int | None = None,
     ):
@@ -285,6 +289,7 @@ class ALSRetriever(Retriever):
         self.alpha = alpha
         self.iterations = iterations
         self.recalculate_user = recalculate_user
+        self.binary = binary
         self.num_threads = num_threads
         self.random_state = random_state
 
@@ -301,12 +306,14 @@ class ALSRetriever(Retriever):
             num_threads=self.num_threads,
             random_state=self.random_state,
         )
-        model.fit(user_items.astype(np.float32), show_progress=False)
+        x = binarize(user_items) if self.binary else user_items
+        model.fit(x.astype(np.float32), show_progress=False)
         self.model_ = model
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float64)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
 
     def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        rows = binarize(rows) if self.binary else rows
         solve = np.ones(len(ids), bool) if self.recalculate_user else ids >= self.n_users_
         factors = np.zeros((len(ids), self.user_factors_.shape[1]))
         stored = ~solve
@@ -356,6 +363,80 @@ class EASERetriever(Retriever):
     def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         x = binarize(rows) if self.binary else rows
         return np.asarray(x @ self.coef_)
+
+
+class DLAERetriever(Retriever):
+    """Closed-form denoising linear autoencoder DLAE / EDLAE (Steck, 2020).
+
+    Dropping each input item with probability ``p`` while training a linear item-item
+    autoencoder is, in expectation, an item-wise ridge penalty on its weights:
+    ``Λ = p / (1 - p) · diag(G) + λI`` with the Gram matrix ``G = XᵀX``, so popular items (large
+    ``G_jj``) are penalised more, unlike EASE's uniform λ. With ``P = (G + Λ)⁻¹``:
+
+    - DLAE (``zero_diagonal=False``): ``B = (G + Λ)⁻¹ G = I - P Λ``;
+    - EDLAE (``zero_diagonal=True``, the full-rank "emphasized" variant): ``B = I - P / diag(P)``
+      (each column divided by its diagonal entry), i.e. EASE with the penalty Λ, ``diag(B) = 0``.
+
+    A user's scores are ``x_u B``. With ``p = 0`` DLAE is ridge regression of ``X`` on itself and
+    EDLAE is EASE with ``l2 = λ``. The dense ``n_items²`` weights limit it to catalogues of
+    roughly 10k items.
+
+    Parameters
+    ----------
+    p : float
+        Dropout probability in [0, 1).
+    l2 : float
+        Uniform ridge λ added to the dropout penalty; must be positive (it keeps ``G + Λ``
+        invertible when some item has no interaction).
+    zero_diagonal : bool
+        EDLAE (True) or DLAE (False).
+    binary : bool
+        Fit on presence (True) or on the stored weights.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_items, n_items)
+        The item-item weights ``B``.
+    """
+
+    def __init__(
+        self, p: float = 0.25, l2: float = 10.0, zero_diagonal: bool = False, binary: bool = True
+    ):
+        self.p = p
+        self.l2 = l2
+        self.zero_diagonal = zero_diagonal
+        self.binary = binary
+
+    def _fit(self, user_items: sp.csr_matrix) -> None:
+        if not 0.0 <= self.p < 1.0:
+            raise ValueError(f"p must be in [0, 1), got {self.p}")
+        if self.l2 <= 0:
+            raise ValueError(f"l2 must be positive, got {self.l2}")
+        x = binarize(user_items) if self.binary else user_items
+        gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
+        self.coef_ = dlae_weights(gram, self.p, self.l2, zero_diagonal=self.zero_diagonal)
+
+    def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        x = binarize(rows) if self.binary else rows
+        return np.asarray(x @ self.coef_)
+
+
+def dlae_weights(gram: np.ndarray, p: float, l2: float, *, zero_diagonal: bool) -> np.ndarray:
+    """Item-item weights of DLAE (or EDLAE with ``zero_diagonal``) from the Gram matrix ``XᵀX``.
+
+    See :class:`DLAERetriever`; returned C-contiguous (fast ``sparse @ dense``).
+    """
+    penalty = p / (1.0 - p) * np.diag(gram) + l2
+    a = gram.copy()
+    a[np.diag_indices_from(a)] += penalty
+    inv = scipy.linalg.cho_solve(scipy.linalg.cho_factor(a), np.eye(len(a)))
+    if zero_diagonal:
+        coef = -inv / np.diag(inv)[None, :]
+        coef[np.diag_indices_from(coef)] = 0.0
+    else:
+        coef = -inv * penalty[None, :]
+        coef[np.diag_indices_from(coef)] += 1.0
+    return np.ascontiguousarray(coef)
 
 
 class ItemKNNRetriever(Retriever):

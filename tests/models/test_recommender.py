@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from models.ranker import LambdaRanker
+from models.ranker import LambdaRanker, RankerBag
 from models.recommender import FEATURE_GROUPS, TwoStageRecommender
 from models.retrieval import (
     ALSRetriever,
     CoVisitRetriever,
+    DLAERetriever,
     EASERetriever,
     ItemKNNRetriever,
     PopularityRetriever,
@@ -82,6 +83,38 @@ def test_ease_matches_the_closed_form():
     np.testing.assert_allclose(model.score([2, 5]), x[[2, 5]] @ expected, atol=1e-10)
 
 
+def test_dlae_matches_the_closed_form_and_reduces_to_ridge_and_ease():
+    rng = np.random.default_rng(2)
+    x = (rng.random((40, 9)) < 0.35).astype(float)
+    g = x.T @ x
+    lam, p = 2.0, 0.4
+    penalty = np.diag(p / (1 - p) * np.diag(g) + lam)
+    dlae = DLAERetriever(p=p, l2=lam).fit(sp.csr_matrix(x))
+    np.testing.assert_allclose(dlae.coef_, np.linalg.solve(g + penalty, g), atol=1e-10)
+    ridge = DLAERetriever(p=0.0, l2=lam).fit(sp.csr_matrix(x))  # no dropout: ridge regression
+    np.testing.assert_allclose(ridge.coef_, np.linalg.solve(g + lam * np.eye(9), g), atol=1e-10)
+    edlae = DLAERetriever(p=0.0, l2=lam, zero_diagonal=True).fit(sp.csr_matrix(x))
+    ease = EASERetriever(l2=lam).fit(sp.csr_matrix(x))
+    np.testing.assert_allclose(edlae.coef_, ease.coef_, atol=1e-10)
+    emph = DLAERetriever(p=p, l2=lam, zero_diagonal=True).fit(sp.csr_matrix(x))
+    inv = np.linalg.inv(g + penalty)
+    np.testing.assert_allclose(emph.coef_, np.eye(9) - inv / np.diag(inv), atol=1e-10)
+    assert not np.allclose(emph.coef_, ease.coef_, atol=1e-3)  # dropout changes the weights
+
+
+def test_dlae_scores_and_recommends_unseen_items():
+    ui = checkerboard()
+    for zero_diagonal in (False, True):
+        model = DLAERetriever(p=0.3, l2=1.0, zero_diagonal=zero_diagonal).fit(ui)
+        assert model.score([0, 1, 2]).shape == (3, ui.shape[1])
+        ids, _ = model.recommend([1], ui[[1]], N=2)
+        assert sorted(ids[0].tolist()) == [5, 11]  # the two odd items user 1 has not seen
+    with pytest.raises(ValueError, match="p must be"):
+        DLAERetriever(p=1.0).fit(ui)
+    with pytest.raises(ValueError, match="l2 must be"):
+        DLAERetriever(l2=0.0).fit(ui)
+
+
 def test_unknown_users_are_scored_from_their_rows():
     ui = checkerboard()
     fresh = sp.csr_matrix(ui[[1]])  # user 1's history under an id never seen in fit
@@ -92,6 +125,24 @@ def test_unknown_users_are_scored_from_their_rows():
     solved = als.score([ui.shape[0] + 5], fresh)[0]
     assert np.corrcoef(solved, als.score([1])[0])[0, 1] > 0.95
     assert not als.score([ui.shape[0] + 5]).any()  # no row, no signal
+
+
+def test_binary_als_ignores_the_weights():
+    ui = checkerboard()
+    rated = ui.copy()
+    rated.data = 1.0 + np.arange(rated.nnz) % 5  # ratings 1-5 on the same cells
+    kw = dict(factors=4, iterations=5, random_state=3)
+    binary = ALSRetriever(binary=True, **kw).fit(rated)
+    plain = ALSRetriever(**kw).fit(ui)
+    np.testing.assert_allclose(binary.item_factors_, plain.item_factors_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        binary.score([ui.shape[0] + 1], rated[[2]]),
+        plain.score([ui.shape[0] + 1], ui[[2]]),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    weighted = ALSRetriever(**kw).fit(rated)
+    assert not np.allclose(weighted.item_factors_, plain.item_factors_, atol=1e-3)
 
 
 def test_cold_users_of_a_known_segment_get_their_peers_items():
@@ -374,3 +425,26 @@ def test_a_calibrated_retriever_also_gives_its_raw_score(simulation):
     entry = model.explain(3, [item])[item]
     raw = model.retrievers_["cal"].score(np.array([3]))[0, item]  # its serving rows, as explain
     assert entry["features"]["cal_score"] == pytest.approx(raw)
+
+
+def test_bagged_rankers_average_their_scores(simulation):
+    train, test, _ = simulation
+    bag = small_two_stage(n_rankers=3).fit(train)
+    assert isinstance(bag.ranker_, RankerBag) and len(bag.ranker_.rankers) == 3
+    assert bag.train_summary_["rankers"] == 3
+    assert bag.train_summary_["splits"] == 3 * small_two_stage().n_label_splits
+    feats = np.random.default_rng(0).normal(size=(50, len(bag.feature_names_)))
+    members = np.array([r.predict(feats) for r in bag.ranker_.rankers])
+    assert not np.allclose(members[0], members[1])  # each learnt on its own label splits
+    np.testing.assert_allclose(bag.ranker_.predict(feats), members.mean(axis=0))
+    contrib = bag.ranker_.contributions(feats)
+    np.testing.assert_allclose(contrib.sum(axis=1), members.mean(axis=0), atol=1e-6)
+    assert sum(bag.ranker_.importance_table().values()) == pytest.approx(1.0)
+    ids, scores = bag.recommend([4], train[[4]], N=3)
+    why = bag.explain(4, ids[0])
+    assert why[int(ids[0, 0])]["score"] == pytest.approx(scores[0, 0])
+    assert ndcg(bag, train, test) >= 0.30
+    single = small_two_stage(n_rankers=1).fit(train)
+    assert isinstance(single.ranker_, LambdaRanker)
+    with pytest.raises(ValueError, match="n_rankers"):
+        small_two_stage(n_rankers=0).fit(train)

@@ -142,6 +142,37 @@ def test_external_recommend_label_split_is_chosen_on_the_command_line(
     assert len(pd.read_csv(tmp_path / "out.csv")) == 50
 
 
+@pytest.mark.parametrize(
+    ("flags", "split", "rankers"),
+    [([], "time", 1), (["--label-split", "random", "--rankers", "2"], "random", 2)],
+)
+def test_external_recommend_bags_rankers_on_random_splits(
+    tiny_city, tmp_path, monkeypatch, flags, split, rankers
+):
+    from models.recommender import TwoStageRecommender
+
+    used = []
+    original = TwoStageRecommender.fit
+
+    def spy(self, x, *args, **kwargs):
+        used.append((kwargs.get("label_split"), self.n_rankers))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(TwoStageRecommender, "fit", spy)
+    e = tiny_city.tables["enrollments"]
+    pd.DataFrame(
+        {"user_id": e["cadre_id"], "item_id": e["course_id"], "timestamp": e["enrolled_on"]}
+    ).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame({"user_id": e["cadre_id"].unique()[:5]}).to_csv(
+        tmp_path / "users.csv", index=False
+    )
+    args = ["external", "recommend", "--train", str(tmp_path / "train.csv"), "--users"]
+    args += [str(tmp_path / "users.csv"), "--out", str(tmp_path / "out.csv")]
+    assert main([*args, *flags]) == 0
+    assert used == [(split, rankers)]
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 50
+
+
 def test_external_recommend_time_split_needs_timestamps():
     from training.external import recommend
 
