@@ -325,7 +325,22 @@ class ALSRetriever(Retriever):
         return factors @ self.item_factors_.T
 
 
-class EASERetriever(Retriever):
+class _ItemItemRetriever(Retriever):
+    """Scores ``x_u B`` from a dense item-item weight matrix ``coef_`` fitted on ``XᵀX``.
+
+    Subclasses set ``binary``: fit and score on presence, or on the stored weights.
+    """
+
+    def _gram(self, user_items: sp.csr_matrix) -> np.ndarray:
+        x = binarize(user_items) if self.binary else user_items
+        return np.asarray((x.T @ x).toarray(), dtype=np.float64)
+
+    def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        x = binarize(rows) if self.binary else rows
+        return np.asarray(x @ self.coef_)
+
+
+class EASERetriever(_ItemItemRetriever):
     """Closed-form item-item autoencoder EASE (Steck, 2019).
 
     ``B = I - P / diag(P)`` with ``P = (XᵀX + λI)⁻¹`` (each column divided by its diagonal
@@ -352,20 +367,10 @@ class EASERetriever(Retriever):
     def _fit(self, user_items: sp.csr_matrix) -> None:
         if self.l2 <= 0:
             raise ValueError(f"l2 must be positive, got {self.l2}")
-        x = binarize(user_items) if self.binary else user_items
-        gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
-        gram[np.diag_indices_from(gram)] += self.l2
-        p = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), np.eye(len(gram)))
-        coef = np.ascontiguousarray(-p / np.diag(p)[None, :])  # C order: fast sparse @ dense
-        coef[np.diag_indices_from(coef)] = 0.0
-        self.coef_ = coef
-
-    def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
-        x = binarize(rows) if self.binary else rows
-        return np.asarray(x @ self.coef_)
+        self.coef_ = dlae_weights(self._gram(user_items), 0.0, self.l2, zero_diagonal=True)
 
 
-class DLAERetriever(Retriever):
+class DLAERetriever(_ItemItemRetriever):
     """Closed-form denoising linear autoencoder DLAE / EDLAE (Steck, 2020).
 
     Dropping each input item with probability ``p`` while training a linear item-item
@@ -412,13 +417,8 @@ class DLAERetriever(Retriever):
             raise ValueError(f"p must be in [0, 1), got {self.p}")
         if self.l2 <= 0:
             raise ValueError(f"l2 must be positive, got {self.l2}")
-        x = binarize(user_items) if self.binary else user_items
-        gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
+        gram = self._gram(user_items)
         self.coef_ = dlae_weights(gram, self.p, self.l2, zero_diagonal=self.zero_diagonal)
-
-    def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
-        x = binarize(rows) if self.binary else rows
-        return np.asarray(x @ self.coef_)
 
 
 def dlae_weights(gram: np.ndarray, p: float, l2: float, *, zero_diagonal: bool) -> np.ndarray:
