@@ -114,41 +114,9 @@ def test_external_recommend_filters_seen_and_handles_new_users(tiny_city, tmp_pa
     assert not any((u, i) in seen for u, i in zip(out["user_id"], out["item_id"], strict=True))
 
 
-@pytest.mark.parametrize(("flag", "expected"), [("auto", "time"), ("random", "random")])
-def test_external_recommend_label_split_is_chosen_on_the_command_line(
-    tiny_city, tmp_path, monkeypatch, flag, expected
-):
-    from models.recommender import TwoStageRecommender
-
-    used = []
-    original = TwoStageRecommender.fit
-
-    def spy(self, x, *args, **kwargs):
-        used.append(kwargs.get("label_split"))
-        return original(self, x, *args, **kwargs)
-
-    monkeypatch.setattr(TwoStageRecommender, "fit", spy)
-    e = tiny_city.tables["enrollments"]
-    pd.DataFrame(
-        {"user_id": e["cadre_id"], "item_id": e["course_id"], "timestamp": e["enrolled_on"]}
-    ).to_csv(tmp_path / "train.csv", index=False)
-    pd.DataFrame({"user_id": e["cadre_id"].unique()[:5]}).to_csv(
-        tmp_path / "users.csv", index=False
-    )
-    args = ["external", "recommend", "--train", str(tmp_path / "train.csv"), "--users"]
-    args += [str(tmp_path / "users.csv"), "--out", str(tmp_path / "out.csv")]
-    assert main([*args, "--label-split", flag]) == 0
-    assert used == [expected]
-    assert len(pd.read_csv(tmp_path / "out.csv")) == 50
-
-
-@pytest.mark.parametrize(
-    ("flags", "split", "rankers"),
-    [([], "time", 1), (["--label-split", "random", "--rankers", "2"], "random", 2)],
-)
-def test_external_recommend_bags_rankers_on_random_splits(
-    tiny_city, tmp_path, monkeypatch, flags, split, rankers
-):
+def _recommend_with_a_spy(tiny_city, tmp_path, monkeypatch, flags) -> list:
+    """Run ``external recommend`` on the tiny city's enrolments with ``flags``; return the
+    (label_split, n_rankers) of every TwoStageRecommender.fit call."""
     from models.recommender import TwoStageRecommender
 
     used = []
@@ -169,7 +137,26 @@ def test_external_recommend_bags_rankers_on_random_splits(
     args = ["external", "recommend", "--train", str(tmp_path / "train.csv"), "--users"]
     args += [str(tmp_path / "users.csv"), "--out", str(tmp_path / "out.csv")]
     assert main([*args, *flags]) == 0
-    assert used == [(split, rankers)]
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 50
+    return used
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("auto", "time"), ("random", "random")])
+def test_external_recommend_label_split_is_chosen_on_the_command_line(
+    tiny_city, tmp_path, monkeypatch, flag, expected
+):
+    used = _recommend_with_a_spy(tiny_city, tmp_path, monkeypatch, ["--label-split", flag])
+    assert [split for split, _ in used] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("flags", "split", "rankers"),
+    [([], "time", 1), (["--label-split", "random", "--rankers", "2"], "random", 2)],
+)
+def test_external_recommend_bags_rankers_on_random_splits(
+    tiny_city, tmp_path, monkeypatch, flags, split, rankers
+):
+    assert _recommend_with_a_spy(tiny_city, tmp_path, monkeypatch, flags) == [(split, rankers)]
     assert len(pd.read_csv(tmp_path / "out.csv")) == 50
 
 
