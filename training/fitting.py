@@ -629,6 +629,7 @@ def fit_recommender(
         extra_features=features,
         extra_feature_names=PAIR_FEATURES,
         max_train_users=rc.max_train_users,
+        n_rankers=rc.n_rankers,
         negative_fraction=rc.negative_fraction,
         random_state=config.seed,
     ).fit(seen, label_split=label_split, label_allowed=label_allowed)
