@@ -6,14 +6,16 @@ out of everything on offer that day". :func:`fit_choice_factors` fits
     P(user u picks item j on day t) ∝ exp(x_u · y_j + b_j + w · c_j(ctx))   over items published
                                                                             by day t
 
-by sampled softmax: each mini-batch of choices is contrasted with items drawn uniformly from
-the catalogue (items not yet published on the choice's day are masked out), and user factors,
-item factors and item biases are updated with Adam (lazily: only the rows a batch touches).
+by sampled softmax. Each mini-batch of choices is contrasted with items drawn uniformly from
+the catalogue, and items not yet published on the choice's day are masked out. User factors,
+item factors and item biases are updated with Adam, lazily (only the rows a batch touches).
+
 The optional context term ``w · c_j(ctx)`` holds known, time-varying signals of each choice's
-situation (for courses: promoted by a class open to the cadre's rank that month), with weights
-``w`` learned alongside; explaining those choices by their situation keeps them from being read
-as taste. Unlike implicit ALS, which counts every item a user never touched as a weak negative (also
-items published after the user's last visit), only items on offer at the time compete, and
+situation (for courses: promoted that month by a class open to the cadre's rank). Its weights
+``w`` are learned alongside, so that choices explained by their situation are not read as taste.
+
+Unlike implicit ALS, which counts every item a user never touched as a weak negative (even items
+published after the user's last visit), only items on offer at the time compete here, and
 assigned (not chosen) items can be left out of the events.
 
 :class:`ChoiceRetriever` serves the learned taste ``x_u · y_j`` as a candidate source of the
