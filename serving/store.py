@@ -52,7 +52,10 @@ class ModelStore:
                 self._replay(predictor)  # none arriving meanwhile is missed
             self._current = predictor
         log.info("serving bundle %s", predictor.version)
-        if self._precompute:
+        if self._precompute and predictor.lists.ready.all():  # the bundle brought every list
+            _freeze_live_objects()
+            log.info("default recommendation lists came with bundle %s", predictor.version)
+        elif self._precompute:
             threading.Thread(
                 target=self._materialize, args=(predictor,), name="precompute", daemon=True
             ).start()
@@ -61,9 +64,7 @@ class ModelStore:
     def _materialize(self, predictor: Predictor) -> None:
         """Compute the default recommendation lists of ``predictor`` while it is live.
 
-        Then freeze the objects alive now (the bundle) out of the cyclic garbage collector: a full
-        collection over a city bundle's objects takes ~0.3 s, a stall every request in flight
-        would wait for. The previous bundle's objects are unfrozen first so that they can go.
+        Then :func:`_freeze_live_objects`.
         """
         start = time.perf_counter()
         try:
@@ -71,9 +72,7 @@ class ModelStore:
         except Exception:  # the live path still answers; the lists are only a shortcut
             log.exception("precomputing recommendation lists failed")
             return
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
+        _freeze_live_objects()
         log.info(
             "precomputed default recommendation lists: %d cadres in %.1f s, %d came with the "
             "bundle (bundle %s)",
@@ -125,3 +124,14 @@ def _smoke_test(predictor: Predictor) -> None:
         predictor.recommend(str(ids[0]), k=3)
     except Exception as err:  # noqa: BLE001 - any failure here means the bundle is unusable
         raise BundleError(f"smoke prediction failed: {type(err).__name__}: {err}") from err
+
+
+def _freeze_live_objects() -> None:
+    """Freeze the objects alive now (the bundle) out of the cyclic garbage collector.
+
+    A full collection over a city bundle's objects takes ~0.3 s, a stall every request in flight
+    would wait for. The previous bundle's objects are unfrozen first so that they can go.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
