@@ -174,3 +174,40 @@ def test_bundles_carry_default_lists_and_load_without_them(trained, tmp_path):
     older = save_bundle(dataclasses.replace(fitted, lists=None), tmp_path, {"data_fingerprint": ""})
     again, manifest = load_bundle(older)
     assert "lists.joblib" not in manifest["files"] and again.lists is None
+
+
+def test_the_choice_model_and_bagged_rankers_plug_into_the_city_recommender(tiny_city):
+    import numpy as np
+
+    from features.contracts import validate
+    from features.split import before, default_split_date
+    from training.config import load_config
+    from training.fitting import build_catalog, fit_knowledge, fit_quality, fit_recommender
+
+    tables = validate(tiny_city.tables).tables
+    split = default_split_date(tables)
+    at = before(tables, split)
+    config = load_config(
+        None,
+        [
+            "recommender.choice_factors=4",
+            "recommender.choice_epochs=2",
+            "recommender.n_rankers=2",
+        ],
+    )
+    cat = build_catalog(at)
+    knowledge = fit_knowledge(at, cat, split, config.knowledge)
+    rec = fit_recommender(at, cat, knowledge, fit_quality(at, cat, split), split, config)
+    model = rec.model
+    assert {"taste_rank", "taste_z", "taste_score"} <= set(model.feature_names_)
+    assert len(model.ranker_.rankers) == 2
+    factors = dict(model.retrievers)["taste"].factors
+    fit_x, serve_x = factors["fit"].user_factors, factors["recommend"].user_factors
+    assert fit_x.shape == serve_x.shape == (len(cat.cadres), 4)
+    assert (fit_x == 0).all(axis=1).sum() > (serve_x == 0).all(axis=1).sum()  # fewer choosers
+    assert factors["recommend"].context_weights.shape == (2,)
+    users = np.arange(10)
+    ids, _ = model.recommend(users, rec.seen[users], N=5)
+    assert (ids >= 0).all()
+    for u in users:
+        assert set(ids[u].tolist()).isdisjoint(rec.seen[u].indices.tolist())
