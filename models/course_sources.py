@@ -230,18 +230,9 @@ class ClassSchedule:
         known = self.known_at(at)
         for m in range(months):
             lo = first + pd.DateOffset(months=m)
-            hi = lo + pd.offsets.MonthEnd(0)
-            lo = max(lo, at)
-            open_ = (
-                known
-                & (self.start <= np.datetime64(hi.date()))
-                & (self.end >= np.datetime64(lo.date()))
-            )
-            if not open_.any():
-                continue
-            inc = self.courses[open_]
-            by_rank += (sp.csr_matrix(self.ranks[open_].T.astype(float)) @ inc).toarray() > 0
-            any_rank += np.asarray(inc.sum(axis=0)).ravel() > 0
+            rank_m, any_m = self._promoted(known, max(lo, at), lo + pd.offsets.MonthEnd(0))
+            by_rank += rank_m
+            any_rank += any_m
         return by_rank / months, any_rank / months
 
     def promoted_by_month(self, month_starts) -> np.ndarray:
@@ -253,16 +244,30 @@ class ClassSchedule:
         """
         n_ranks, n_courses = self.ranks.shape[1], self.courses.shape[1]
         out = np.zeros((len(month_starts), n_ranks + 1, n_courses), np.float32)
+        every = np.ones(len(self.start), bool)
         for m, start in enumerate(pd.DatetimeIndex(month_starts)):
-            lo = np.datetime64(start.date(), "D")
-            hi = np.datetime64((start + pd.offsets.MonthEnd(0)).date(), "D")
-            open_ = (self.start <= hi) & (self.end >= lo)
-            if not open_.any():
-                continue
-            inc = self.courses[open_]
-            out[m, :n_ranks] = (sp.csr_matrix(self.ranks[open_].T.astype(float)) @ inc).toarray()
-            out[m, n_ranks] = np.asarray(inc.sum(axis=0)).ravel()
-        return np.minimum(out, 1.0)
+            out[m, :n_ranks], out[m, n_ranks] = self._promoted(
+                every, start, start + pd.offsets.MonthEnd(0)
+            )
+        return out
+
+    def _promoted(self, classes: np.ndarray, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+        """Courses that a class among ``classes`` (a mask) running on some day of [lo, hi] has.
+
+        Returns boolean arrays: by rank the class is open to, (n_ranks, n_courses), and for any
+        rank, (n_courses,).
+        """
+        open_ = (
+            classes
+            & (self.start <= np.datetime64(pd.Timestamp(hi).date(), "D"))
+            & (self.end >= np.datetime64(pd.Timestamp(lo).date(), "D"))
+        )
+        n_ranks, n_courses = self.ranks.shape[1], self.courses.shape[1]
+        if not open_.any():
+            return np.zeros((n_ranks, n_courses), bool), np.zeros(n_courses, bool)
+        inc = self.courses[open_]
+        by_rank = (sp.csr_matrix(self.ranks[open_].T.astype(float)) @ inc).toarray() > 0
+        return by_rank, np.asarray(inc.sum(axis=0)).ravel() > 0
 
 
 class ScheduleRetriever(Retriever):
