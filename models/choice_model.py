@@ -29,9 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from models.retrieval import Retriever
-
-STAGES = ("fit", "recommend")
+from models.retrieval import StagedRetriever
 
 
 @dataclass(frozen=True)
@@ -225,7 +223,7 @@ def _check_context(features, contexts, n_choices: int, n_items: int):
     return feats, ctx
 
 
-class ChoiceRetriever(Retriever):
+class ChoiceRetriever(StagedRetriever):
     """Candidate source scoring items by a user's learned taste ``x_u · y_j``.
 
     Parameters
@@ -235,19 +233,11 @@ class ChoiceRetriever(Retriever):
         ``"recommend"``: before the serving cut-off); users past the fitted ones score zero.
     """
 
-    stage_aware = True
     calibrated = True  # utilities on the logit scale at both stages: the ranker reads them raw
 
     def __init__(self, factors: dict | None = None, with_bias: bool = False):
         self.factors = factors
         self.with_bias = with_bias
-
-    def fit(self, user_items, stage: str = "recommend") -> ChoiceRetriever:
-        """Pick the stage's factors (the interactions only set the shape)."""
-        if stage not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-        self.stage_ = stage
-        return super().fit(user_items)
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         if not self.factors or self.stage_ not in self.factors:

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.contracts import CLASS_NOTICE_DAYS, LIST_SEP, class_published_on
 from models.popularity import PeerPopularity
-from models.retrieval import Retriever, check_userids
+from models.retrieval import StagedRetriever, check_userids
 
 PAIR_FEATURES = (
     "gap_match",
@@ -52,14 +52,6 @@ PAIR_FEATURES = (
     "course_hours",
 )
 
-STAGES = ("fit", "recommend")
-
-
-def _stage_of(stage: str) -> str:
-    if stage not in STAGES:
-        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-    return stage
-
 
 def live_gap_rows(extra, gaps: np.ndarray, query_rows: np.ndarray) -> np.ndarray:
     """``gaps`` with the rows a caller gave as live gaps (serving, after new exam answers).
@@ -79,7 +71,7 @@ def live_gap_rows(extra, gaps: np.ndarray, query_rows: np.ndarray) -> np.ndarray
     return gaps
 
 
-class GapRetriever(Retriever):
+class GapRetriever(StagedRetriever):
     """Score courses by how much of the cadre's knowledge gap their topics cover.
 
     Parameters
@@ -93,18 +85,12 @@ class GapRetriever(Retriever):
         (default: ``gaps``).
     """
 
-    stage_aware = True
     reads_context = True  # live gaps of some users (see :func:`live_gap_rows`)
 
     def __init__(self, gaps: np.ndarray | None = None, course_topics=None, fit_gaps=None):
         self.gaps = gaps
         self.course_topics = course_topics
         self.fit_gaps = fit_gaps
-
-    def fit(self, user_items, stage: str = "recommend") -> GapRetriever:
-        """Learn from interactions; ``stage`` picks the gaps (see the class docstring)."""
-        self.stage_ = _stage_of(stage)
-        return super().fit(user_items)
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         if self.gaps is None or self.course_topics is None:
@@ -270,7 +256,7 @@ class ClassSchedule:
         return by_rank, np.asarray(inc.sum(axis=0)).ravel() > 0
 
 
-class ScheduleRetriever(Retriever):
+class ScheduleRetriever(StagedRetriever):
     """Courses of the classes open after the cut-off: the share of months they are promoted.
 
     The shares come from :meth:`ClassSchedule.shares`, so only classes published by each stage's
@@ -288,18 +274,11 @@ class ScheduleRetriever(Retriever):
         Weight of ``any_rank`` next to the user's rank share.
     """
 
-    stage_aware = True
-
     def __init__(self, by_rank=None, any_rank=None, user_ranks=None, any_weight: float = 0.3):
         self.by_rank = by_rank
         self.any_rank = any_rank
         self.user_ranks = user_ranks
         self.any_weight = any_weight
-
-    def fit(self, user_items, stage: str = "recommend") -> ScheduleRetriever:
-        """Learn from interactions; ``stage`` picks the shares as of that stage's cut-off."""
-        self.stage_ = _stage_of(stage)
-        return super().fit(user_items)
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         if self.by_rank is None or self.any_rank is None or self.user_ranks is None:

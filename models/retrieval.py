@@ -239,6 +239,28 @@ class Retriever(BaseEstimator):
         raise NotImplementedError
 
 
+#: The stages of the two-stage recommender: its ranker's label cut-off, and serving.
+STAGES = ("fit", "recommend")
+
+
+class StagedRetriever(Retriever):
+    """A retriever whose data depend on the stage: fitted as ``fit(user_items, stage)``.
+
+    Subclasses hold their data per stage (``"fit"``: as of the ranker's label cut-off,
+    ``"recommend"``: as of serving) and read ``self.stage_`` in ``_fit``; the two-stage
+    recommender passes the stage to retrievers with ``stage_aware = True``.
+    """
+
+    stage_aware = True
+
+    def fit(self, user_items, stage: str = "recommend") -> StagedRetriever:
+        """Learn from interactions for ``stage`` (one of :data:`STAGES`)."""
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        self.stage_ = stage
+        return super().fit(user_items)
+
+
 class ALSRetriever(Retriever):
     """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky) via ``implicit``'s ALS.
 

@@ -17,12 +17,13 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from models.choice_model import STAGES, ChoiceRetriever, fit_choice_factors
+from models.choice_model import ChoiceRetriever, fit_choice_factors
 from models.matching import Ranked, StaffMatcher, TeacherMatcher
 from models.popularity import PeerPopularity
 from models.ranker import LambdaRanker
 from models.recommender import TwoStageRecommender
 from models.retrieval import (
+    STAGES,
     ALSRetriever,
     CoVisitRetriever,
     EASERetriever,
