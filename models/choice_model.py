@@ -60,10 +60,6 @@ class ChoiceFactors:
         x[known] = self.user_factors[users[known]]
         return x @ self.item_factors.T
 
-    def utility(self, users: np.ndarray) -> np.ndarray:
-        """``b_j + x_u · y_j``: the fitted choice utility (the item's appeal plus the taste)."""
-        return self.taste(users) + self.item_bias[None, :]
-
 
 class _Adam:
     """Adam over the rows of one parameter array; ``rows=None`` updates every row.
@@ -235,9 +231,8 @@ class ChoiceRetriever(StagedRetriever):
 
     calibrated = True  # utilities on the logit scale at both stages: the ranker reads them raw
 
-    def __init__(self, factors: dict | None = None, with_bias: bool = False):
+    def __init__(self, factors: dict | None = None):
         self.factors = factors
-        self.with_bias = with_bias
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         if not self.factors or self.stage_ not in self.factors:
@@ -250,6 +245,4 @@ class ChoiceRetriever(StagedRetriever):
             )
 
     def _score(self, ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
-        if self.with_bias:
-            return self.factors_.utility(ids)
         return self.factors_.taste(ids)

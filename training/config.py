@@ -55,7 +55,6 @@ class RecommenderConfig(BaseModel):
     choice_factors: int = Field(
         0, ge=0, description="taste dimensions of the choice model retriever (0 = off)"
     )
-    choice_bias: bool = Field(False, description="the choice retriever adds the item appeal")
     choice_epochs: int = Field(5, ge=1, description="passes of the choice model over the choices")
     # 3 rankers: validation (cut-off 2025-11-01) nDCG@10 0.1338 / 0.1302 vs 0.1325 / 0.1287 with
     # one (seeds 0 / 1) for ~35 s more per fit (each ranker rebuilds its training rows): not worth

@@ -604,7 +604,7 @@ def fit_recommender(
             stage: _choice_factors(e, cat, at, schedule, ranks, rc, config.seed)
             for stage, at in (("fit", cutoff), ("recommend", asof))
         }
-        retrievers.append(("taste", ChoiceRetriever(factors, with_bias=rc.choice_bias)))
+        retrievers.append(("taste", ChoiceRetriever(factors)))
     als = ALSRetriever(
         factors=rc.als_factors, regularization=0.1, alpha=5.0, random_state=config.seed
     )
