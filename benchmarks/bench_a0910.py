@@ -1,7 +1,7 @@
 """Cognitive diagnosis on ASSISTments 2009–2010 (a0910, the EduCDM split): AUC, accuracy, RMSE.
 
-Fits the item-mean baseline, :class:`models.diagnosis.LogisticDiagnosis` and
-:class:`models.diagnosis.StackedDiagnosis` on ``train.csv``; ``valid.csv`` only chooses the
+Fits the item-mean baseline, :class:`ganxun.models.diagnosis.LogisticDiagnosis` and
+:class:`ganxun.models.diagnosis.StackedDiagnosis` on ``train.csv``; ``valid.csv`` only chooses the
 first stage's penalty and stops the booster early; ``test.csv`` is scored once per model. Prints a
 Markdown table and writes ``OUT/a0910.json``.
 
@@ -27,8 +27,9 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from features.vocab import Vocabulary  # noqa: E402
-from models.diagnosis import LogisticDiagnosis, StackedDiagnosis  # noqa: E402
+from ganxun.features.vocab import Vocabulary  # noqa: E402
+from ganxun.models.diagnosis import LogisticDiagnosis  # noqa: E402
+from ganxun.models.stacked_diagnosis import StackedDiagnosis  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "a0910"
 RESPONSES = ("train", "valid", "test")

@@ -39,7 +39,7 @@ def tiny_artifacts(folder: Path) -> Path:
         ["train", "--data", str(folder / "data"), "--out", str(folder / "artifacts")],
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "training.cli", *args],
+            [sys.executable, "-m", "ganxun", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -54,12 +54,12 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
     import schemathesis
     from schemathesis import GenerationMode
 
-    from serving.app import create_app
-    from serving.auth import create_key
-    from serving.settings import Settings
+    from ganxun.serving.app import create_app
+    from ganxun.serving.auth import create_key
+    from ganxun.serving.settings import Settings
+    from ganxun.training.bundle import newest_bundle
+    from ganxun.training.database import default_url, make_engine
     from tests.serving.test_fuzz import OPERATIONS, fuzz_operation, known_ids, negatable
-    from training.bundle import newest_bundle
-    from training.database import default_url, make_engine
 
     source = Path(args.artifacts) if args.artifacts else tiny_artifacts(tmp)
     bundle = newest_bundle(source)

@@ -131,7 +131,7 @@ def known_cadres(artifacts: Path) -> list[str]:
     """Cadre ids of the newest bundle (its catalog), i.e. ids the server answers for."""
     import joblib
 
-    from training.bundle import newest_bundle
+    from ganxun.training.bundle import newest_bundle
 
     bundle = newest_bundle(artifacts)
     if bundle is None:

@@ -34,39 +34,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import features.split
-from features.cohort import (
+from ganxun.features.cohorts import (
     ReserveMatrix,
     class_cohorts,
     class_members,
     class_slots,
     class_topic_weights,
-    learning_speed,
-    prepost_gains,
     rank_levels,
-    speed_prior,
 )
-from features.contracts import RANKS
-from features.synthetic import (
-    _apply_rate,
-    _gain_rate,
-    _month_position,
-    expected_gain,
-    generate,
-    true_staff_rating,
-    true_teacher_rating,
-)
-from models.assignment import plan_staff, plan_teachers
-from models.matching import StaffMatcher, TeacherMatcher
-from models.rollcall import (
+from ganxun.features.contracts import RANKS
+from ganxun.features.history import learning_speed, prepost_gains, speed_prior
+from ganxun.features.split import before as split_before
+from ganxun.models.assignment import plan_staff, plan_teachers
+from ganxun.models.matching import StaffMatcher, TeacherMatcher
+from ganxun.models.rollcall import (
     ClassRequest,
     InfeasibleRoster,
     RollcallRanker,
     propose_roster,
     request_from_class,
 )
-from training.config import TrainConfig
-from training.fitting import fit_all
+from ganxun.simulation import expected_gain, generate, true_staff_rating, true_teacher_rating
+from ganxun.simulation.choices import month_position
+from ganxun.simulation.learning import apply_rate, gain_rate
+from ganxun.training.config import TrainConfig
+from ganxun.training.fitting import fit_all
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"teacher": 0.97, "staff": 0.97, "rollcall": 0.95}
@@ -265,7 +257,7 @@ class TrueGain:
         self.checked = False
 
     def __call__(self, cadre_ids, weights: dict, hours: float, start, blind=False) -> np.ndarray:
-        m_all = self.truth["mastery"][_month_position(self.truth, pd.Timestamp(start))]
+        m_all = self.truth["mastery"][month_position(self.truth, pd.Timestamp(start))]
         idx = self.ids.get_indexer(np.asarray(cadre_ids).astype(str))
         m = m_all[idx].astype(float)
         w = np.zeros(len(self.topics))
@@ -274,7 +266,7 @@ class TrueGain:
         w /= w.sum()
         lr = np.full(len(idx), self.median_lr) if blind else self.lr[idx]
         p = self.truth["params"]
-        gain = (_apply_rate(m, _gain_rate(m, w[None, :], hours, lr, 1.0, 2, p)) - m).sum(axis=1)
+        gain = (apply_rate(m, gain_rate(m, w[None, :], hours, lr, 1.0, 2, p)) - m).sum(axis=1)
         if not self.checked and len(idx) and not blind:
             ref = expected_gain(self.truth, m[0], w, hours, lr[0])
             assert abs(ref - gain[0]) < 1e-9, (ref, gain[0])
@@ -367,7 +359,7 @@ def rollcall_bench(
 ) -> dict:
     t, truth = city.tables, city.truth
     gain = TrueGain(truth)
-    evidence, posterior = evidence_ceilings(gain, rr, features.split.before(t, T))
+    evidence, posterior = evidence_ceilings(gain, rr, split_before(t, T))
     rng = np.random.default_rng(seed)
     cl = t["classes"]
     test = cl[(cl["start_on"] >= T) & (cl["kind"] == "rollcall")]
@@ -589,7 +581,7 @@ def run(scale: str, seed: int, n_requests: int, max_sessions: int, repeats: int)
     timings = {}
     city, timings["generate"] = timed(generate, scale, seed)
     T = pd.Timestamp(city.truth["params"]["split_date"])
-    train = features.split.before(city.tables, T)
+    train = split_before(city.tables, T)
     fitted, timings["fit_reserve"] = timed(fit_all, train, T, TrainConfig(seed=seed))
     reserve = ReserveMatrix(fitted.knowledge.reserve, fitted.catalog.cadres, fitted.catalog.topics)
     tm, timings["fit_teacher"] = timed(TeacherMatcher(random_state=seed).fit, train, reserve, T)

@@ -36,14 +36,14 @@ import scipy.sparse as sp  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.context_features import (  # noqa: E402
+from ganxun.models.context_features import (  # noqa: E402
     FeatureSet,
     ItemAttributeFeatures,
     TimeContextFeatures,
 )
-from models.ranker import LambdaRanker  # noqa: E402
-from models.recommender import FEATURE_GROUPS, TwoStageRecommender  # noqa: E402
-from models.retrieval import (  # noqa: E402
+from ganxun.models.ranker import LambdaRanker  # noqa: E402
+from ganxun.models.recommender import FEATURE_GROUPS, TwoStageRecommender  # noqa: E402
+from ganxun.models.retrieval import (  # noqa: E402
     ALSRetriever,
     CoVisitRetriever,
     DLAERetriever,
@@ -52,7 +52,7 @@ from models.retrieval import (  # noqa: E402
     PopularityRetriever,
     TimeWindowRetriever,
 )
-from training.metrics import ranking_metrics  # noqa: E402
+from ganxun.training.metrics import ranking_metrics  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "ml-100k"
 K = 10

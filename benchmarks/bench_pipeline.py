@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(args: list[str]) -> tuple[float, float]:
-    """Run ``python -m training.cli ARGS``; return (seconds, peak RSS in MiB)."""
+    """Run ``python -m ganxun ARGS``; return (seconds, peak RSS in MiB)."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", TQDM_DISABLE="1")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "training.cli", *args],
+        [sys.executable, "-m", "ganxun", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -29,14 +29,14 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import training.fitting as fitting  # noqa: E402
-from features.split import after, before, default_split_date  # noqa: E402
-from models.choice_model import ChoiceFactors  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.evaluate import evaluate_recommender  # noqa: E402
-from training.fitting import Fitted, build_catalog, fit_knowledge, fit_quality  # noqa: E402
-from training.pipeline import load_validated  # noqa: E402
-from training.sources import read_truth  # noqa: E402
+import ganxun.training.fitting as fitting  # noqa: E402
+from ganxun.features.split import after, before, default_split_date  # noqa: E402
+from ganxun.models.choice_model import ChoiceFactors  # noqa: E402
+from ganxun.training.config import load_config  # noqa: E402
+from ganxun.training.evaluate import evaluate_recommender  # noqa: E402
+from ganxun.training.fitting import Fitted, build_catalog, fit_knowledge, fit_quality  # noqa: E402
+from ganxun.training.pipeline import load_validated  # noqa: E402
+from ganxun.training.sources import read_truth  # noqa: E402
 
 
 def _aligned(truth: dict, cat) -> tuple[np.ndarray, np.ndarray]:

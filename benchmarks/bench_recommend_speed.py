@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.predictor import Predictor
-from training.bundle import load_bundle, newest_bundle
+from ganxun.serving.predictor import Predictor
+from ganxun.training.bundle import load_bundle, newest_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,18 +22,18 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from features.contracts import validate  # noqa: E402
-from features.split import after, before, default_split_date  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.evaluate import evaluate_recommender  # noqa: E402
-from training.fitting import (  # noqa: E402
+from ganxun.features.contracts import validate  # noqa: E402
+from ganxun.features.split import after, before, default_split_date  # noqa: E402
+from ganxun.training.config import load_config  # noqa: E402
+from ganxun.training.evaluate import evaluate_recommender  # noqa: E402
+from ganxun.training.fitting import (  # noqa: E402
     Fitted,
     build_catalog,
     fit_knowledge,
     fit_quality,
     fit_recommender,
 )
-from training.sources import read_tables, read_truth  # noqa: E402
+from ganxun.training.sources import read_tables, read_truth  # noqa: E402
 
 COLUMNS = ("ndcg@10", "recall@10")
 LISTS = ("model", "als", "peer_popularity", "oracle")

@@ -1,1 +1,1 @@
-"""Raw-table contracts, the synthetic city and feature builders (pure functions, no I/O)."""
+"""Raw-table contracts, validation and feature builders (pure functions, no I/O)."""

@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from features.contracts import CATEGORIES, RANKS
-from features.vocab import Vocabulary
+from ganxun.features.contracts import CATEGORIES, RANKS
+from ganxun.features.vocab import Vocabulary
 
 N_SEGMENTS = len(RANKS) * len(CATEGORIES)
 

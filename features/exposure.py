@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.vocab import Vocabulary
+from ganxun.features.vocab import Vocabulary
 
 
 def course_topic_matrix(

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from models.retrieval import StagedRetriever
+from ganxun.models.retrieval import StagedRetriever
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Extra ranker features from interaction times and item attributes (generic, pure numpy).
 
 Both classes are ``extra_features(users, items, context)`` callables for
-:class:`models.recommender.TwoStageRecommender`; :class:`FeatureSet` joins several of them.
+:class:`ganxun.models.recommender.TwoStageRecommender`; :class:`FeatureSet` joins several of them.
 
 :class:`TimeContextFeatures` describes *when* a user was active against *when* a candidate was
 engaged with. Everything is read from the timestamps of the interactions in
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from models.retrieval import binarize
+from ganxun.models.retrieval import binarize
 
 _DAY = 86_400.0
 

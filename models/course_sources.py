@@ -7,7 +7,7 @@
   pick them far more often than the rest of the catalogue, since the platform puts them forward
   while the class runs.
 * peers (what cadres of the same rank and post category take) come from
-  :class:`models.retrieval.SegmentPopularityRetriever`;
+  :class:`ganxun.models.retrieval.SegmentPopularityRetriever`;
 * :class:`CoursePairFeatures` — the ranker's cadre × course features: gap·topic match, course
   quality, peer share, mode and hours fit with the cadre's history, freshness, the class
   schedule, recent (trending) popularity, the cadre's age next to the course's mode.
@@ -27,9 +27,9 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from features.contracts import CLASS_NOTICE_DAYS, LIST_SEP, class_published_on
-from models.popularity import PeerPopularity
-from models.retrieval import StagedRetriever, check_userids
+from ganxun.features.contracts import CLASS_NOTICE_DAYS, LIST_SEP, class_published_on
+from ganxun.models.popularity import PeerPopularity
+from ganxun.models.retrieval import StagedRetriever, check_userids
 
 PAIR_FEATURES = (
     "gap_match",
@@ -137,8 +137,8 @@ class ClassSchedule:
     courses : csr_matrix of shape (n_classes, n_courses)
         1 where the class has a session of the course.
     published : ndarray of datetime64, shape (n_classes,), optional
-        When each class was announced (default: :data:`features.contracts.CLASS_NOTICE_DAYS`
-        days before its start, see :func:`features.contracts.class_published_on`).
+        When each class was announced (default: :data:`ganxun.features.contracts.CLASS_NOTICE_DAYS`
+        days before its start, see :func:`ganxun.features.contracts.class_published_on`).
     """
 
     def __init__(self, start, end, ranks, courses, published=None):
@@ -163,7 +163,7 @@ class ClassSchedule:
         """Build from the ``classes`` and ``class_sessions`` tables (classes of ``kinds`` only).
 
         ``classes.published_on`` may be absent or empty: see
-        :func:`features.contracts.class_published_on` for the default.
+        :func:`ganxun.features.contracts.class_published_on` for the default.
         """
         c = classes[classes["kind"].isin(list(kinds))].reset_index(drop=True)
         ci = pd.Index(c["class_id"].astype(str)).get_indexer(sessions["class_id"].astype(str))

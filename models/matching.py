@@ -2,14 +2,15 @@
 
 Both matchers predict the leniency-corrected rating a teacher (staff member) would get from a
 cohort. The prediction starts from the target's *rating history* — shrunk overall, per-topic and
-cohort-level effects (:class:`features.cohort.RatingEffects`) — and a LightGBM regressor boosts from
-that estimate with declared expertise, title, years, background and the cohort's profile, so a
+cohort-level effects (:class:`ganxun.features.ratings.RatingEffects`) — and a LightGBM regressor
+boosts
+from that estimate with declared expertise, title, years, background and the cohort's profile, so a
 teacher with few ratings falls back on what they declared (cold start). The training rows carry
 out-of-fold history features and a share of *cold* copies (history blanked) so the model learns
-both regimes. :mod:`models.assignment` turns the predicted ratings into a plan.
+both regimes. :mod:`ganxun.models.assignment` turns the predicted ratings into a plan.
 
 Every ranker answers through :class:`Ranked`: ``ids`` and ``scores`` arrays of shape
-``(n_queries, k)`` in the shape of :func:`models.ranking.top_k` (indices into the model's
+``(n_queries, k)`` in the shape of :func:`ganxun.models.ranking.top_k` (indices into the model's
 vocabulary, ``-1``/``-inf`` padding), plus short Chinese reasons per item.
 """
 
@@ -24,15 +25,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from features.cohort import (
-    COHORT_COLUMNS,
+from ganxun.features.cohorts import COHORT_COLUMNS, ReserveMatrix, class_topic_weights
+from ganxun.features.contracts import CATEGORIES, TOPICS
+from ganxun.features.matcher_features import (
     STAFF_FEATURES,
     TEACHER_FEATURES,
-    ReserveMatrix,
-    class_topic_weights,
-    rating_effects,
     rating_history,
-    rating_triples,
     staff_pair_features,
     staff_profiles,
     staff_training_rows,
@@ -40,11 +38,11 @@ from features.cohort import (
     teacher_profiles,
     teacher_training_rows,
 )
-from features.contracts import CATEGORIES, TOPICS
-from features.vocab import Vocabulary
-from models.assignment import Plan, plan_staff, plan_teachers
-from models.quality import RatingQuality
-from models.ranking import top_k
+from ganxun.features.ratings import rating_effects, rating_triples
+from ganxun.features.vocab import Vocabulary
+from ganxun.models.assignment import Plan, plan_staff, plan_teachers
+from ganxun.models.quality import RatingQuality
+from ganxun.models.ranking import top_k
 
 #: History features blanked in the cold-start copies of training rows.
 _HISTORY_COLUMNS = ("hist_base", "hist_n", "topic_offset", "topic_n", "cohort_fit", "fit_n")
@@ -52,7 +50,7 @@ _HISTORY_COLUMNS = ("hist_base", "hist_n", "topic_offset", "topic_n", "cohort_fi
 
 @dataclass
 class Ranked:
-    """Ranked lists in the batch shape of :func:`models.ranking.top_k`, with reasons.
+    """Ranked lists in the batch shape of :func:`ganxun.models.ranking.top_k`, with reasons.
 
     Attributes
     ----------
@@ -95,7 +93,8 @@ _LENIENCY_TABLES = ("course_ratings", "staff_ratings", "cadres")
 def rater_leniency(tables: dict[str, pd.DataFrame], rater_shrinkage: float = 3.0) -> pd.Series:
     """Leniency of each rating cadre, from all their course, teacher and staff scores.
 
-    One :class:`models.quality.RatingQuality` over :func:`features.cohort.rating_triples`.
+    One :class:`ganxun.models.quality.RatingQuality` over
+    :func:`ganxun.features.ratings.rating_triples`.
 
     Parameters
     ----------
@@ -123,7 +122,7 @@ def rater_leniency(tables: dict[str, pd.DataFrame], rater_shrinkage: float = 3.0
 def cohort_frame(cohort, n: int) -> pd.DataFrame:
     """``n`` cohort rows from one cohort (dict or Series) or from a frame of 1 or ``n`` rows.
 
-    Missing :data:`features.cohort.COHORT_COLUMNS` become NaN.
+    Missing :data:`ganxun.features.cohorts.COHORT_COLUMNS` become NaN.
     """
     if isinstance(cohort, pd.DataFrame):
         frame = cohort.reset_index(drop=True)
@@ -230,10 +229,11 @@ class _RatingMatcher(BaseEstimator):
     Fitting (leniency, out-of-fold training rows, history effects, the booster with its
     cold-start copies), the unknown-id checks, ranking and the plan table. A subclass stores its
     parameters in its own ``__init__``, provides ``features`` and ``_reasons(x, j, context)`` and
-    sets ``_KIND`` (of :func:`features.cohort.rating_history`, also in messages), ``_TABLES``
-    (needed by ``fit``; the first lists the targets), ``_ID`` (the targets' id column), ``_TOPIC``
-    (topic column of the history effects, or None), ``_EFFECT_PARAMS`` (passed to
-    :func:`features.cohort.rating_effects`) and ``_VOCABULARY`` (attribute of the targets).
+    sets ``_KIND`` (of :func:`ganxun.features.matcher_features.rating_history`, also in messages),
+    ``_TABLES`` (needed by ``fit``; the first lists the targets), ``_ID`` (the targets' id
+    column), ``_TOPIC`` (topic column of the history effects, or None), ``_EFFECT_PARAMS`` (passed
+    to :func:`ganxun.features.ratings.rating_effects`) and ``_VOCABULARY`` (attribute of the
+    targets).
     """
 
     _KIND: str
@@ -435,7 +435,7 @@ class TeacherMatcher(_RatingMatcher):
         Parameters
         ----------
         tables : dict of str to DataFrame
-            The raw tables as known at training time (e.g. :func:`features.split.before`).
+            The raw tables as known at training time (e.g. :func:`ganxun.features.split.before`).
         reserve : ReserveMatrix, optional
             Knowledge reserve as of ``asof``; adds the cohort's mean reserve on the topic.
         asof : date-like, optional
@@ -478,8 +478,9 @@ class TeacherMatcher(_RatingMatcher):
         teacher_ids, topic_ids : array-like of str
             Broadcastable to one length.
         cohort : dict, Series or DataFrame
-            A cohort profile (:data:`features.cohort.COHORT_COLUMNS`, optional
-            ``reserve_<topic_id>``), or one per pair; see :func:`features.cohort.class_cohorts`.
+            A cohort profile (:data:`ganxun.features.cohorts.COHORT_COLUMNS`, optional
+            ``reserve_<topic_id>``), or one per pair; see
+            :func:`ganxun.features.cohorts.class_cohorts`.
 
         Raises
         ------
@@ -516,7 +517,7 @@ class TeacherMatcher(_RatingMatcher):
     def declared_mask(self, topic_ids, teacher_ids=None) -> np.ndarray:
         """Which teachers declared each topic (``teacher_topics``): shape (n_topics, n_teachers).
 
-        The usual eligibility of a topic slot in :func:`models.assignment.plan_teachers`.
+        The usual eligibility of a topic slot in :func:`ganxun.models.assignment.plan_teachers`.
         """
         check_is_fitted(self, "model_")
         topic_ids = np.asarray(topic_ids, dtype=object).ravel()
@@ -574,9 +575,11 @@ class TeacherMatcher(_RatingMatcher):
         Parameters
         ----------
         slots : DataFrame
-            class_id, topic_id, session_on per slot (e.g. :func:`features.cohort.class_slots`).
+            class_id, topic_id, session_on per slot (e.g.
+            :func:`ganxun.features.cohorts.class_slots`).
         cohorts : DataFrame
-            Cohort profile per class, indexed by class_id (:func:`features.cohort.class_cohorts`).
+            Cohort profile per class, indexed by class_id
+            (:func:`ganxun.features.cohorts.class_cohorts`).
         max_sessions : int or array-like
             Most slots per teacher per period (per teacher in ``teachers_`` order if an array).
         period : str or None
@@ -590,7 +593,7 @@ class TeacherMatcher(_RatingMatcher):
         -------
         table : DataFrame
             The slots with teacher_id (None when unfilled), predicted_rating, reasons (list of
-            str) and unfilled_reason (code and message of :data:`models.assignment.REASONS`).
+            str) and unfilled_reason (code and message of :data:`ganxun.models.assignment.REASONS`).
         plan : Plan
             The solver's answer (columns index ``teachers_``).
         """

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from models.ranking import top_k
+from ganxun.models.ranking import top_k
 
 
 class PeerPopularity(BaseEstimator):

@@ -1,9 +1,9 @@
 """Two-stage recommender: named retrievers propose candidates, a LambdaRank model orders them.
 
-Stage one asks every retriever (:mod:`models.retrieval`) for its top ``n_candidates`` allowed
+Stage one asks every retriever (:mod:`ganxun.models.retrieval`) for its top ``n_candidates`` allowed
 items per user and takes the union, topped up with popular items so that every user, including
 one with no history, gets a list. Stage two describes each (user, candidate) pair by feature
-groups and orders the candidates with :class:`models.ranker.LambdaRanker`:
+groups and orders the candidates with :class:`ganxun.models.ranker.LambdaRanker`:
 
 ``retrieval``
     each retriever's rank of the candidate among the allowed items and its within-user z-score,
@@ -43,9 +43,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from models.ranker import LambdaRanker, RankerBag
-from models.ranking import top_k
-from models.retrieval import (
+from ganxun.models.ranker import LambdaRanker, RankerBag
+from ganxun.models.ranking import top_k
+from ganxun.models.retrieval import (
     ALSRetriever,
     EASERetriever,
     ItemKNNRetriever,
@@ -129,8 +129,8 @@ class TwoStageRecommender(BaseEstimator):
     ----------
     retrievers : sequence of (str, retriever), optional
         Named candidate sources, each with ``fit(user_items)`` and
-        ``score(userids, user_items) -> (n, n_items)`` (see :mod:`models.retrieval`); they are
-        cloned before fitting. Default: :func:`default_retrievers`. Domain sources (e.g. courses
+        ``score(userids, user_items) -> (n, n_items)`` (see :mod:`ganxun.models.retrieval`); they
+        are cloned before fitting. Default: :func:`default_retrievers`. Domain sources (e.g. courses
         matching a cadre's knowledge gaps) plug in here.
     ranker : LambdaRanker, optional
         The second stage (cloned before fitting). Default: ``LambdaRanker(random_state=...)``.
@@ -158,7 +158,7 @@ class TwoStageRecommender(BaseEstimator):
         the ranker: more queries, slower fit. Only used by ``label_split="random"``.
     n_rankers : int
         Rankers trained, each on its own label splits and with ranker seed ``random_state + b``;
-        their scores are averaged (:class:`models.ranker.RankerBag`). Bagging reduces the
+        their scores are averaged (:class:`ganxun.models.ranker.RankerBag`). Bagging reduces the
         variance of a ranker learnt from few users, for ``n_rankers`` times the fit. Only
         ``label_split="random"`` draws new splits per ranker: with a time or given split the
         rankers differ only through the ranker's own sampling (none by default).
@@ -189,7 +189,7 @@ class TwoStageRecommender(BaseEstimator):
     reference_names_ : tuple of str
         Names of the reference retrievers in ``retrievers_``.
     ranker_ : LambdaRanker or RankerBag
-        The second stage (a :class:`models.ranker.RankerBag` when ``n_rankers > 1``).
+        The second stage (a :class:`ganxun.models.ranker.RankerBag` when ``n_rankers > 1``).
     feature_names_ : list of str
         Columns of the ranker's feature rows, in order.
     item_popularity_ : ndarray of shape (n_items,)
@@ -419,7 +419,7 @@ class TwoStageRecommender(BaseEstimator):
             Never return items present in ``user_items``.
         exclude : csr_matrix of shape (n, n_items), optional
             Further items never to return per user (e.g. near-duplicates of taken courses, see
-            :func:`models.ranking.expand_to_groups`).
+            :func:`ganxun.models.ranking.expand_to_groups`).
         allowed : array-like of bool, shape (n_items,) or (n, n_items), optional
             Only these items may be returned (e.g. the user's catalogue).
         extra_context : Any, optional

@@ -5,7 +5,7 @@ Every retriever answers through one small interface, after implicit's ``Recommen
 - ``fit(user_items)`` learns from a csr matrix of shape (n_users, n_items) of engagement weights;
 - ``score(userids, user_items=None)`` returns a dense (n, n_items) score array, higher is better;
 - ``recommend(userids, user_items, N, filter_already_liked_items)`` returns the batch shape
-  ``(ids, scores)`` of :func:`models.ranking.top_k`.
+  ``(ids, scores)`` of :func:`ganxun.models.ranking.top_k`.
 
 Scores are dense, so a batch costs ``n × n_items`` floats: fine for catalogues up to ~20k items
 and batches of a few hundred users (the two-stage recommender chunks its batches accordingly).
@@ -21,8 +21,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from models.popularity import PeerPopularity
-from models.ranking import top_k
+from ganxun.models.popularity import PeerPopularity
+from ganxun.models.ranking import top_k
 
 
 def check_user_items(
@@ -672,7 +672,7 @@ class PopularityRetriever(Retriever):
 class SegmentPopularityRetriever(Retriever):
     """Peer popularity as a candidate source: what users of the same segment engaged with most.
 
-    Wraps :class:`models.popularity.PeerPopularity` in the retriever interface so that the
+    Wraps :class:`ganxun.models.popularity.PeerPopularity` in the retriever interface so that the
     two-stage recommender can use it (e.g. segments = rank × category of cadres). Users without
     a segment (ids beyond ``segments`` or a negative entry) get the overall popularity.
 

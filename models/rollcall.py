@@ -10,7 +10,7 @@
   training hours, rank, category, the cadre's own earlier gains (a learning-rate proxy);
 * ``learning_speed`` — how much more (or less) than their classmates the cadre gained in earlier
   classes, shrunk by how much of a residual persists from one class to the next (empirical Bayes,
-  :func:`features.cohort.learning_speed`); 1 for a cadre with no earlier pre/post exams. The
+  :func:`ganxun.features.history.learning_speed`); 1 for a cadre with no earlier pre/post exams. The
   additive trees under-use this multiplicative signal, so it is applied explicitly;
 * ``gap`` — the post target minus the cadre's knowledge reserve, weighted by the class topics;
 * ``recent_hours`` — training hours in the last 12 months: the penalty spreads training beyond
@@ -38,12 +38,12 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from features.cohort import (
+from ganxun.features.cohorts import ReserveMatrix, class_hours
+from ganxun.features.contracts import RANKS, TOPICS
+from ganxun.features.history import (
     ROLLCALL_FEATURES,
-    ReserveMatrix,
     SpeedPrior,
     cadre_history,
-    class_hours,
     learning_speed,
     post_target_rows,
     prepost_gains,
@@ -52,10 +52,9 @@ from features.cohort import (
     speed_prior,
     to_day,
 )
-from features.contracts import RANKS, TOPICS
-from features.vocab import Vocabulary
-from models.matching import Ranked, lgbm_regressor
-from models.ranking import top_k
+from ganxun.features.vocab import Vocabulary
+from ganxun.models.matching import Ranked, lgbm_regressor
+from ganxun.models.ranking import top_k
 
 #: Training-load features the predicted gain may only decrease with (a policy, not a finding:
 #: the ranker never rewards having trained a lot recently).
@@ -217,7 +216,7 @@ class RollcallRanker(BaseEstimator):
         Parameters
         ----------
         tables : dict of str to DataFrame
-            The raw tables as known at ``asof`` (e.g. :func:`features.split.before`).
+            The raw tables as known at ``asof`` (e.g. :func:`ganxun.features.split.before`).
         reserve : ReserveMatrix
             Knowledge reserve as of ``asof`` (for the gap).
         asof : date-like, optional
@@ -229,7 +228,7 @@ class RollcallRanker(BaseEstimator):
             self.
         """
         if not isinstance(reserve, ReserveMatrix):
-            raise TypeError("reserve must be a features.cohort.ReserveMatrix")
+            raise TypeError("reserve must be a features.cohorts.ReserveMatrix")
         for name in ("cadres", "enrollments", "responses", "classes", "post_requirements"):
             if name not in tables:
                 raise ValueError(f"RollcallRanker.fit needs the {name} table")

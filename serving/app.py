@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 import pandas as pd
 from fastapi import FastAPI
 
-from serving import errors, observability
-from serving.predictor import Predictor
-from serving.routes import admin, cadres, classes, events, health, ui, units
-from serving.settings import Settings
-from serving.store import ModelStore
-from training.bundle import BundleError
-from training.database import default_url, load_events, make_engine
+from ganxun.serving import errors, observability
+from ganxun.serving.predictor import Predictor
+from ganxun.serving.routes import admin, cadres, classes, events, health, ui, units
+from ganxun.serving.settings import Settings
+from ganxun.serving.store import ModelStore
+from ganxun.training.bundle import BundleError
+from ganxun.training.database import default_url, load_events, make_engine
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from training.database import api_keys, audit_log
+from ganxun.training.database import api_keys, audit_log
 
 log = logging.getLogger(__name__)
 

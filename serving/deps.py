@@ -12,10 +12,10 @@ from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from serving.auth import Principal, cached_key, verify_key, write_audit, write_audit_async
-from serving.predictor import Predictor
-from serving.settings import Settings
-from serving.store import ModelStore
+from ganxun.serving.auth import Principal, cached_key, verify_key, write_audit, write_audit_async
+from ganxun.serving.predictor import Predictor
+from ganxun.serving.settings import Settings
+from ganxun.serving.store import ModelStore
 
 
 async def get_store(request: Request) -> ModelStore:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serving.predictor import BadRequestError, UnknownIdError
+from ganxun.serving.predictor import BadRequestError, UnknownIdError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import threading
 
 import numpy as np
 
-from features.events import CompletionEvent, Event, ResponseEvent
-from training.fitting import Fitted, shift_exposure
+from ganxun.features.events import CompletionEvent, Event, ResponseEvent
+from ganxun.training.fitting import Fitted, shift_exposure
 
 
 class OnlineOverlay:
@@ -31,7 +31,7 @@ class OnlineOverlay:
 
         An answer takes one Newton step of the diagnosis model on the item's topics; a completion
         adds its hours to the cadre's exposure and moves the reserve by the model's effect of
-        that change of exposure (see :func:`training.fitting.shift_exposure`).
+        that change of exposure (see :func:`ganxun.training.fitting.shift_exposure`).
         """
         cat, k = self.fitted.catalog, self.fitted.knowledge
         idx = cat.cadres.one(event.cadre_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.cohort import class_cohorts, class_slots
-from models.rollcall import ClassRequest, request_from_class
-from serving.predictor import BadRequestError, UnknownIdError
-from training.fitting import PlanningState
+from ganxun.features.cohorts import class_cohorts, class_slots
+from ganxun.models.rollcall import ClassRequest, request_from_class
+from ganxun.serving.predictor import BadRequestError, UnknownIdError
+from ganxun.training.fitting import PlanningState
 
 
 class Planner:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from features.catalog import segment_of
-from models.ranking import top_k
-from serving.online import OnlineOverlay
-from training.fitting import Fitted, default_list_rows, list_length
+from ganxun.features.catalog import segment_of
+from ganxun.models.ranking import top_k
+from ganxun.serving.online import OnlineOverlay
+from ganxun.training.fitting import Fitted, default_list_rows, list_length
 
 
 class UnknownIdError(LookupError):
@@ -127,7 +127,8 @@ class Predictor:
         """Fill the rows of :attr:`lists` not yet ready, in batches; returns how many were filled.
 
         ``stop()`` is asked before each batch (e.g. "has another bundle gone live?"). A bundle
-        trained with its lists (see :func:`training.fitting.default_lists`) has nothing to fill.
+        trained with its lists (see :func:`ganxun.training.fitting.default_lists`) has nothing to
+        fill.
         """
         lists, done = self.lists, 0
         if lists.n == 0:

@@ -87,8 +87,8 @@ class GanxunModel(PythonModel):
 
     def load_context(self, context) -> None:  # noqa: ANN001 - mlflow's context object
         """Load and verify the bundle (manifest, schema version, checksums)."""
-        from serving.predictor import Predictor
-        from training.bundle import load_bundle
+        from ganxun.serving.predictor import Predictor
+        from ganxun.training.bundle import load_bundle
 
         self.predictor = Predictor(*load_bundle(context.artifacts["bundle"]))
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.contracts import CATEGORIES, MODES, RANKS
+from ganxun.features.contracts import CATEGORIES, MODES, RANKS
 
 
 class ErrorBody(BaseModel):

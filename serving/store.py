@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from features.events import Event
-from serving.predictor import Predictor
-from serving.settings import Settings
-from training.bundle import BundleError, load_bundle, newest_bundle
+from ganxun.features.events import Event
+from ganxun.serving.predictor import Predictor
+from ganxun.serving.settings import Settings
+from ganxun.training.bundle import BundleError, load_bundle, newest_bundle
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class ModelStore:
 
     def load_registered(self, uri: str, artifacts: str | Path) -> Predictor:
         """Load the version a ``models:/`` URI points at now (an alias is re-resolved each time)."""
-        from training.registry import RegistryError, fetch_bundle
+        from ganxun.training.registry import RegistryError, fetch_bundle
 
         try:
             folder, version = fetch_bundle(uri, artifacts)

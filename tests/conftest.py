@@ -12,7 +12,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def tiny_city():
     """The tiny synthetic city (seed 0): tables and truth in memory."""
-    from features.synthetic import generate
+    from ganxun.simulation import generate
 
     return generate("tiny", seed=0)
 
@@ -20,7 +20,7 @@ def tiny_city():
 @pytest.fixture(scope="session")
 def tiny_dir(tiny_city, tmp_path_factory):
     """The tiny city written as CSV files with its truth/ folder."""
-    from training.sources import write_tables, write_truth
+    from ganxun.training.sources import write_tables, write_truth
 
     folder = tmp_path_factory.mktemp("tiny_city")
     write_tables(tiny_city.tables, folder, "csv")
@@ -31,7 +31,7 @@ def tiny_dir(tiny_city, tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained(tiny_dir, tmp_path_factory):
     """A training run on the tiny city: (TrainResult, artifacts folder)."""
-    from training.pipeline import train
+    from ganxun.training.pipeline import train
 
     artifacts = tmp_path_factory.mktemp("artifacts")
     result = train(tiny_dir, artifacts, progress=False)

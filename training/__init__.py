@@ -1,1 +1,1 @@
-"""Pipelines and the ``ganxun`` command line: load, validate, fit, evaluate, track, bundle."""
+"""Pipelines: load, validate, fit, evaluate, track in MLflow, write bundles (all I/O lives here)."""

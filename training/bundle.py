@@ -12,8 +12,8 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from features.contracts import SCHEMA_VERSION
-from training.fitting import Fitted
+from ganxun.features.contracts import SCHEMA_VERSION
+from ganxun.training.fitting import Fitted
 
 PARTS = ("catalog", "knowledge", "recommender", "quality", "layout", "planning")
 #: Parts written only when present (bundles without them still load).

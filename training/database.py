@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from features.events import EVENT_ADAPTER, Event
+from ganxun.features.events import EVENT_ADAPTER, Event
 
 metadata = sa.MetaData()
 

@@ -9,11 +9,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from features.split import after
-from models.popularity import PeerPopularity
-from models.ranking import count_listed, expand_to_groups, top_k
-from training.fitting import Fitted, shift_exposure
-from training.metrics import auc, ranking_metrics, spearman
+from ganxun.features.split import after
+from ganxun.models.popularity import PeerPopularity
+from ganxun.models.ranking import count_listed, expand_to_groups, top_k
+from ganxun.training.fitting import Fitted, shift_exposure
+from ganxun.training.metrics import auc, ranking_metrics, spearman
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def evaluate_knowledge(
     out["knowledge.auc_online"] = auc(y, online_replay_proba(fitted, future))
     if truth is None or "mastery" not in truth:
         return out
-    from features.synthetic import p_correct
+    from ganxun.simulation import p_correct
 
     months = pd.DatetimeIndex(truth["months"])
     true_m = _truth_matrix(fitted, truth, int(months.searchsorted(fitted.asof)))
@@ -89,8 +89,8 @@ def online_replay_proba(fitted: Fitted, future: dict[str, pd.DataFrame]) -> np.n
     Starts from a copy of the model fitted at the split and walks the days after it: the day's
     answers are predicted first, then the day's completions (``future["enrollments"]``, dated by
     completion, else enrolment) and answers are applied as the service applies events
-    (:func:`training.fitting.shift_exposure` and one Newton step per answer). So an answer only
-    sees events of earlier days. The fitted model itself is left untouched.
+    (:func:`ganxun.training.fitting.shift_exposure` and one Newton step per answer). So an answer
+    only sees events of earlier days. The fitted model itself is left untouched.
     """
     cat, k = fitted.catalog, fitted.knowledge
     state = replace(k, model=copy.deepcopy(k.model))
@@ -217,10 +217,10 @@ def _oracle_lists(fitted, tables, truth, users, exclude, k, future=None) -> np.n
     utility (state at the split) with the classes open in that month for their rank, turned into
     the simulator's choice probabilities (softmax over the courses offered that month, weighted
     by their chance to be in the consideration set); the oracle ranks by the sum over the months
-    (:func:`features.synthetic.choice_probabilities`). The labels are the courses chosen over the
+    (:func:`ganxun.simulation.choice_probabilities`). The labels are the courses chosen over the
     whole window, so the oracle sees every month's classes, as the labels do.
     """
-    from features.synthetic import choice_probabilities
+    from ganxun.simulation import choice_probabilities
 
     cat = fitted.catalog
     start = fitted.asof.to_period("M")

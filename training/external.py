@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.vocab import Vocabulary
-from models.context_features import FeatureSet, ItemAttributeFeatures, TimeContextFeatures
-from models.diagnosis import LogisticDiagnosis, StackedDiagnosis
+from ganxun.features.vocab import Vocabulary
+from ganxun.models.context_features import FeatureSet, ItemAttributeFeatures, TimeContextFeatures
+from ganxun.models.diagnosis import LogisticDiagnosis
+from ganxun.models.stacked_diagnosis import StackedDiagnosis
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def recommend(
     """
     if label_split not in ("auto", "time", "random"):
         raise ValueError(f"label_split must be auto, time or random, not {label_split!r}")
-    from models.recommender import TwoStageRecommender
+    from ganxun.models.recommender import TwoStageRecommender
 
     user_vocab, item_vocab = Vocabulary(train["user_id"]), Vocabulary(train["item_id"])
     ui, ii = user_vocab.index(train["user_id"]), item_vocab.index(train["item_id"])

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.catalog import near_duplicate_groups, post_targets, segment_of
-from features.cohort import ReserveMatrix
-from features.contracts import CATEGORIES, MODES, RANKS
-from features.exposure import (
+from ganxun.features.catalog import near_duplicate_groups, post_targets, segment_of
+from ganxun.features.cohorts import ReserveMatrix
+from ganxun.features.contracts import CATEGORIES, MODES, RANKS
+from ganxun.features.exposure import (
     course_topic_matrix,
     decayed_topic_hours,
     interaction_matrix,
@@ -19,9 +19,9 @@ from features.exposure import (
     topic_answer_counts,
     topic_hours_at,
 )
-from features.vocab import Vocabulary
-from models.choice_model import ChoiceFactors, ChoiceRetriever, fit_choice_factors
-from models.course_sources import (
+from ganxun.features.vocab import Vocabulary
+from ganxun.models.choice_model import ChoiceFactors, ChoiceRetriever, fit_choice_factors
+from ganxun.models.course_sources import (
     PAIR_FEATURES,
     ClassSchedule,
     CoursePairFeatures,
@@ -30,23 +30,23 @@ from models.course_sources import (
     StageView,
     recent_shares,
 )
-from models.diagnosis import LogisticDiagnosis
-from models.knowledge import ExposureReserve
-from models.layout import topic_year_hours, unit_reserve
-from models.matching import StaffMatcher, TeacherMatcher
-from models.popularity import PeerPopularity
-from models.quality import RatingQuality
-from models.ranker import LambdaRanker
-from models.ranking import expand_to_groups
-from models.recommender import TwoStageRecommender
-from models.retrieval import (
+from ganxun.models.diagnosis import LogisticDiagnosis
+from ganxun.models.knowledge import ExposureReserve
+from ganxun.models.layout import topic_year_hours, unit_reserve
+from ganxun.models.matching import StaffMatcher, TeacherMatcher
+from ganxun.models.popularity import PeerPopularity
+from ganxun.models.quality import RatingQuality
+from ganxun.models.ranker import LambdaRanker
+from ganxun.models.ranking import expand_to_groups
+from ganxun.models.recommender import TwoStageRecommender
+from ganxun.models.retrieval import (
     ALSRetriever,
     EASERetriever,
     PopularityRetriever,
     SegmentPopularityRetriever,
 )
-from models.rollcall import RollcallRanker
-from training.config import KnowledgeConfig, TrainConfig
+from ganxun.models.rollcall import RollcallRanker
+from ganxun.training.config import KnowledgeConfig, TrainConfig
 
 
 @dataclass
@@ -434,7 +434,7 @@ def _class_schedule(tables: dict[str, pd.DataFrame], cat: Catalog) -> ClassSched
     """Elective and online classes with their courses and publication dates.
 
     Each stage view reads the calendar as published by its own cut-off (see
-    :meth:`models.course_sources.ClassSchedule.shares`).
+    :meth:`ganxun.models.course_sources.ClassSchedule.shares`).
     """
     classes = tables.get("classes")
     sessions = tables.get("class_sessions")
@@ -676,7 +676,7 @@ def fit_all(
     """Fit every model on the events before ``asof``.
 
     ``tables`` should already hold only what was known at ``asof`` (see
-    :func:`features.split.before`); the cut-off is applied again to the events for safety.
+    :func:`ganxun.features.split.before`); the cut-off is applied again to the events for safety.
     ``planning=False`` skips the matchers and the rollcall ranker (evaluated by their own
     benchmark, not by the training run's time split).
     """

@@ -13,18 +13,18 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from features.contracts import ValidationReport, validate
-from features.events import events_as_tables
-from features.split import before, default_split_date, latest_event
-from training import sources
-from training.bundle import fingerprint, save_bundle
-from training.config import TrainConfig
-from training.database import default_url, load_events, make_engine
-from training.evaluate import evaluate
-from training.fitting import Fitted, default_lists, fit_all
-from training.registry import register_bundle
-from training.run_report import write_figures
-from training.tracking import log_run
+from ganxun.features.contracts import ValidationReport, validate
+from ganxun.features.events import events_as_tables
+from ganxun.features.split import before, default_split_date, latest_event
+from ganxun.training import sources
+from ganxun.training.bundle import fingerprint, save_bundle
+from ganxun.training.config import TrainConfig
+from ganxun.training.database import default_url, load_events, make_engine
+from ganxun.training.evaluate import evaluate
+from ganxun.training.fitting import Fitted, default_lists, fit_all
+from ganxun.training.registry import register_bundle
+from ganxun.training.run_report import write_figures
+from ganxun.training.tracking import log_run
 
 log = logging.getLogger(__name__)
 

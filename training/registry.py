@@ -1,7 +1,7 @@
 """MLflow model registry: register each bundle, promote a version, resolve ``models:/`` URIs.
 
 Every ``ganxun train`` registers its bundle as a new version of the MLflow model ``ganxun`` (a
-pyfunc wrapper, :mod:`serving.pyfunc`). ``ganxun promote VERSION`` points the ``production``
+pyfunc wrapper, :mod:`ganxun.serving.pyfunc`). ``ganxun promote VERSION`` points the ``production``
 alias at a version; ``ganxun serve --model models:/ganxun@production`` serves it, and
 ``POST /v1/admin/reload`` re-resolves the alias, so promote + reload is also the roll-back.
 The registry lives in the same store as the runs (SQLite in the artifacts folder by default,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from training.tracking import tracking_uri, use_store
+from ganxun.training.tracking import tracking_uri, use_store
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def register_bundle(bundle: str | Path, run_id: str, artifacts: str | Path) -> M
     """Log ``bundle`` as a pyfunc model in run ``run_id`` and register it as a new version."""
     import mlflow
 
-    from serving.pyfunc import GanxunModel, signature
+    from ganxun.serving.pyfunc import GanxunModel, signature
 
     use_store(artifacts)
     bundle = Path(bundle)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contracts import RANKS
-from features.split import after
-from training import plots
-from training.fitting import Fitted
+from ganxun.features.contracts import RANKS
+from ganxun.features.split import after
+from ganxun.training import plots
+from ganxun.training.fitting import Fitted
 
 
 def calibration_table(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contracts import LIST_SEP, TABLES
+from ganxun.features.contracts import LIST_SEP, TABLES
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ def read_tables(source: str | Path) -> dict[str, pd.DataFrame]:
     """Read every contract table found in a folder or a database.
 
     In a folder, table ``name`` is ``name.parquet``, ``name.csv`` or ``name.xlsx`` (the first that
-    exists). Values are read as they are; :func:`features.contracts.validate` coerces and checks
-    them. Tables that are absent are simply not in the result (validation reports them).
+    exists). Values are read as they are; :func:`ganxun.features.contracts.validate` coerces and
+    checks them. Tables that are absent are simply not in the result (validation reports them).
     """
     if is_database_url(source):
         return _read_database(str(source))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from serving.deps import OrgDep, SettingsDep, StoreDep
-from serving.schemas import ErrorResponse
-from training.bundle import BundleError
+from ganxun.serving.deps import OrgDep, SettingsDep, StoreDep
+from ganxun.serving.schemas import ErrorResponse
+from ganxun.training.bundle import BundleError
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

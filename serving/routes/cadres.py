@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from starlette.concurrency import run_in_threadpool
 
-from serving.auth import may_see_cadre
-from serving.deps import AuditDep, PredictorDep
-from serving.predictor import Predictor, UnknownIdError
-from serving.schemas import (
+from ganxun.serving.auth import may_see_cadre
+from ganxun.serving.deps import AuditDep, PredictorDep
+from ganxun.serving.predictor import Predictor, UnknownIdError
+from ganxun.serving.schemas import (
     BatchRecommendationRequest,
     BatchRecommendationResponse,
     ErrorResponse,

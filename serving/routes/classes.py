@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from models.rollcall import InfeasibleRoster
-from serving.auth import Principal
-from serving.deps import AuditDep, PredictorDep, PrincipalDep
-from serving.planner import Planner
-from serving.predictor import BadRequestError
-from serving.schemas import (
+from ganxun.models.rollcall import InfeasibleRoster
+from ganxun.serving.auth import Principal
+from ganxun.serving.deps import AuditDep, PredictorDep, PrincipalDep
+from ganxun.serving.planner import Planner
+from ganxun.serving.predictor import BadRequestError
+from ganxun.serving.schemas import (
     Candidate,
     ClassStaffResponse,
     ClassTeachersResponse,

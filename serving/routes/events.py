@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from features.events import parse_event
-from serving.auth import Principal, may_see_cadre
-from serving.deps import EngineDep, PrincipalDep, StoreDep
-from serving.schemas import ErrorResponse
-from serving.store import ModelStore
-from training.database import store_events
+from ganxun.features.events import parse_event
+from ganxun.serving.auth import Principal, may_see_cadre
+from ganxun.serving.deps import EngineDep, PrincipalDep, StoreDep
+from ganxun.serving.schemas import ErrorResponse
+from ganxun.serving.store import ModelStore
+from ganxun.training.database import store_events
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

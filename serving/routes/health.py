@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from serving.deps import PredictorDep, PrincipalDep, StoreDep
-from serving.schemas import Health, ModelInfo
+from ganxun.serving.deps import PredictorDep, PrincipalDep, StoreDep
+from ganxun.serving.schemas import Health, ModelInfo
 
 router = APIRouter(tags=["health"])
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
-from serving.auth import may_see_unit
-from serving.deps import AuditDep, PredictorDep
-from serving.schemas import ErrorResponse, LayoutResponse
+from ganxun.serving.auth import may_see_unit
+from ganxun.serving.deps import AuditDep, PredictorDep
+from ganxun.serving.schemas import ErrorResponse, LayoutResponse
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
 UnitId = Annotated[str, Path(min_length=1, max_length=64, examples=["U0001"])]

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from features.contracts import (
+from ganxun.features.contracts import (
     CLASS_NOTICE_DAYS,
     TABLES,
     ContractError,

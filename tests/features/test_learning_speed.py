@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from features.cohort import SpeedPrior, learning_speed, speed_prior
+from ganxun.features.history import SpeedPrior, learning_speed, speed_prior
 
 
 def _gains(n_cadres: int, per_cadre: int, signal_sd: float, noise_sd: float, seed: int = 0):

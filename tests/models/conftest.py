@@ -3,17 +3,17 @@
 import pandas as pd
 import pytest
 
-import features.split
-from features.cohort import ReserveMatrix
-from training.config import TrainConfig
-from training.fitting import fit_all
+from ganxun.features.cohorts import ReserveMatrix
+from ganxun.features.split import before as split_before
+from ganxun.training.config import TrainConfig
+from ganxun.training.fitting import fit_all
 
 
 @pytest.fixture(scope="session")
 def split(tiny_city):
     """The tiny city before its split date, and the knowledge reserve fitted on it."""
     T = pd.Timestamp(tiny_city.truth["params"]["split_date"])
-    train = features.split.before(tiny_city.tables, T)
+    train = split_before(tiny_city.tables, T)
     fitted = fit_all(train, T, TrainConfig())
     reserve = ReserveMatrix(fitted.knowledge.reserve, fitted.catalog.cadres, fitted.catalog.topics)
     return T, train, reserve

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.stats import spearmanr
 
-from models.choice_model import ChoiceFactors, ChoiceRetriever, fit_choice_factors
+from ganxun.models.choice_model import ChoiceFactors, ChoiceRetriever, fit_choice_factors
 
 
 def _simulate(n_users=300, n_items=60, per_user=25, dim=3, seed=0):

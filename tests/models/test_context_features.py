@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from models.context_features import FeatureSet, ItemAttributeFeatures, TimeContextFeatures
-from models.ranker import LambdaRanker
-from models.recommender import FeatureContext, TwoStageRecommender
-from models.retrieval import EASERetriever, PopularityRetriever, TimeWindowRetriever
+from ganxun.models.context_features import FeatureSet, ItemAttributeFeatures, TimeContextFeatures
+from ganxun.models.ranker import LambdaRanker
+from ganxun.models.recommender import FeatureContext, TwoStageRecommender
+from ganxun.models.retrieval import EASERetriever, PopularityRetriever, TimeWindowRetriever
 
 DAY = 86_400.0
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from models.course_sources import (
+from ganxun.models.course_sources import (
     PAIR_FEATURES,
     ClassSchedule,
     CoursePairFeatures,
@@ -14,7 +14,7 @@ from models.course_sources import (
     StageView,
     recent_shares,
 )
-from models.recommender import FeatureContext
+from ganxun.models.recommender import FeatureContext
 
 RANKS = ("科员", "副科", "正科")
 

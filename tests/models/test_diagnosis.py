@@ -7,7 +7,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
-from models.diagnosis import LogisticDiagnosis, StackedDiagnosis
+from ganxun.models.diagnosis import LogisticDiagnosis
+from ganxun.models.stacked_diagnosis import StackedDiagnosis
 
 N_USERS, N_ITEMS, N_TOPICS = 300, 240, 6
 

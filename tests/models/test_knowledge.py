@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from models.knowledge import ExposureReserve
+from ganxun.models.knowledge import ExposureReserve
 
 
 def _data(seed=0, n=400, k=3):

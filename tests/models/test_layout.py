@@ -1,7 +1,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from models.layout import topic_year_hours, unit_reserve, weakest_topics
+from ganxun.models.layout import topic_year_hours, unit_reserve, weakest_topics
 
 
 def test_hours_and_share_per_unit_topic_year():

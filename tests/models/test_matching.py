@@ -6,17 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.cohort import (
+from ganxun.features.cohorts import (
     class_cohorts,
     class_slots,
     class_topic_weights,
     course_main_topic,
     rank_levels,
-    teacher_training_rows,
 )
-from features.synthetic import true_staff_rating, true_teacher_rating
-from models.assignment import REASONS, plan_staff, plan_teachers
-from models.matching import StaffMatcher, TeacherMatcher, rater_leniency
+from ganxun.features.matcher_features import teacher_training_rows
+from ganxun.models.assignment import REASONS, plan_staff, plan_teachers
+from ganxun.models.matching import StaffMatcher, TeacherMatcher, rater_leniency
+from ganxun.simulation import true_staff_rating, true_teacher_rating
 
 
 @pytest.fixture(scope="module")

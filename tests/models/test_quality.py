@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from models.quality import RatingQuality
+from ganxun.models.quality import RatingQuality
 
 
 def _simulate(seed=0, n_raters=300, n_targets=40, n=3000):

@@ -4,7 +4,7 @@ Two shapes of ranker:
 
 * **user → items** (``implicit``'s batch shape): every retriever, the two-stage course recommender
   and peer popularity — ``recommend(userids, user_items, N) -> (ids, scores)``;
-* **slot → people** (:class:`models.matching.Ranked`): the teacher and staff matchers and the
+* **slot → people** (:class:`ganxun.models.matching.Ranked`): the teacher and staff matchers and the
   rollcall ranker — ``rank(..., k) -> Ranked``.
 
 Each contract: the batch shape and order, nothing seen/ineligible listed, padding of short lists,
@@ -17,12 +17,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from models.choice_model import ChoiceRetriever, fit_choice_factors
-from models.matching import Ranked, StaffMatcher, TeacherMatcher
-from models.popularity import PeerPopularity
-from models.ranker import LambdaRanker
-from models.recommender import TwoStageRecommender
-from models.retrieval import (
+from ganxun.models.choice_model import ChoiceRetriever, fit_choice_factors
+from ganxun.models.matching import Ranked, StaffMatcher, TeacherMatcher
+from ganxun.models.popularity import PeerPopularity
+from ganxun.models.ranker import LambdaRanker
+from ganxun.models.recommender import TwoStageRecommender
+from ganxun.models.retrieval import (
     STAGES,
     ALSRetriever,
     CoVisitRetriever,
@@ -31,7 +31,7 @@ from models.retrieval import (
     PopularityRetriever,
     SegmentPopularityRetriever,
 )
-from models.rollcall import ClassRequest, RollcallRanker
+from ganxun.models.rollcall import ClassRequest, RollcallRanker
 from tests.models.toy_data import checkerboard, order_stamps
 
 # --- user -> items --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from models.ranking import count_listed, expand_to_groups, top_k
+from ganxun.models.ranking import count_listed, expand_to_groups, top_k
 
 
 def test_top_k_orders_and_excludes():

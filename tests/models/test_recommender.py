@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from models.ranker import LambdaRanker, RankerBag
-from models.recommender import FEATURE_GROUPS, TwoStageRecommender
-from models.retrieval import (
+from ganxun.models.ranker import LambdaRanker, RankerBag
+from ganxun.models.recommender import FEATURE_GROUPS, TwoStageRecommender
+from ganxun.models.retrieval import (
     ALSRetriever,
     CoVisitRetriever,
     DLAERetriever,
@@ -15,8 +15,8 @@ from models.retrieval import (
     PopularityRetriever,
     SegmentPopularityRetriever,
 )
+from ganxun.training.metrics import ranking_metrics
 from tests.models.toy_data import checkerboard, order_stamps
-from training.metrics import ranking_metrics
 
 
 def simulate(n_users=240, n_items=80, n_clusters=4, per_user=16, seed=0):

@@ -6,20 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import features.split
-from features.cohort import ReserveMatrix
-from features.contracts import RANKS
-from features.synthetic import _month_position, expected_gain
-from features.vocab import Vocabulary
-from models.rollcall import (
+from ganxun.features.cohorts import ReserveMatrix
+from ganxun.features.contracts import RANKS
+from ganxun.features.split import before as split_before
+from ganxun.features.vocab import Vocabulary
+from ganxun.models.rollcall import (
     ClassRequest,
     InfeasibleRoster,
     RollcallRanker,
     propose_roster,
     request_from_class,
 )
-from training.config import TrainConfig
-from training.fitting import fit_all
+from ganxun.simulation import expected_gain
+from ganxun.simulation.choices import month_position
+from ganxun.training.config import TrainConfig
+from ganxun.training.fitting import fit_all
 
 
 def _fit(tables, T):
@@ -32,7 +33,7 @@ def _fit(tables, T):
 def early(tiny_city):
     """Fitted six months before the split, so that several rollcall classes are in the future."""
     T = pd.Timestamp(tiny_city.truth["params"]["split_date"]) - pd.DateOffset(months=6)
-    train = features.split.before(tiny_city.tables, T)
+    train = split_before(tiny_city.tables, T)
     reserve = _fit(train, T)
     return T, train, reserve, RollcallRanker(random_state=0).fit(train, reserve, T)
 
@@ -42,7 +43,7 @@ def early(tiny_city):
 
 def test_recent_training_load_lowers_the_benefit(tiny_city):
     T = pd.Timestamp(tiny_city.truth["params"]["split_date"])
-    train = dict(features.split.before(tiny_city.tables, T))
+    train = dict(split_before(tiny_city.tables, T))
     cad = train["cadres"]
     me = cad[cad["rank"] == "副科"]["cadre_id"].iloc[0]
     twin = "C999999"
@@ -71,7 +72,7 @@ def test_recent_training_load_lowers_the_benefit(tiny_city):
     r = train["responses"]
     train["responses"] = pd.concat([r, r[r["cadre_id"] == me].assign(cadre_id=twin)])
     train["cadres"] = pd.concat([cad, cad[cad["cadre_id"] == me].assign(cadre_id=twin)])
-    base = _fit(features.split.before(tiny_city.tables, T), T)
+    base = _fit(split_before(tiny_city.tables, T), T)
     ids = np.append(base.cadres.ids_, twin)
     values = np.vstack([base.values, base.values[base.cadres.one(me)]])
     reserve = ReserveMatrix(values, Vocabulary(ids), base.topics)
@@ -262,7 +263,7 @@ def test_model_roster_beats_the_historical_roster(tiny_city, early):
         req = request_from_class(t, cid)
         roster, report, _ = model.propose(req)
         assert report[0]["used"] == req.capacity
-        m = truth["mastery"][_month_position(truth, start)]
+        m = truth["mastery"][month_position(truth, start)]
         w = np.array([req.topic_weights.get(k, 0.0) for k in truth["topic_ids"]])
         w = w / w.sum()
 

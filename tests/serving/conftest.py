@@ -1,10 +1,10 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.app import create_app
-from serving.auth import create_key
-from serving.settings import Settings
-from training.database import default_url, make_engine
+from ganxun.serving.app import create_app
+from ganxun.serving.auth import create_key
+from ganxun.serving.settings import Settings
+from ganxun.training.database import default_url, make_engine
 
 
 def key_for(artifacts, role="org", scope=None):

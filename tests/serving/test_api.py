@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.bundle import load_bundle
+from ganxun.training.bundle import load_bundle
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_batch_recommendations(client, fitted, tiny_city):
 def test_new_cadre_with_rank_and_category_gets_their_peers_choice(
     client, fitted, trained, open_client
 ):
-    from features.catalog import segment_of
+    from ganxun.features.catalog import segment_of
 
     body = {"k": 5, "rank": "正处", "category": "政法"}
     answer = client.post("/v1/cadres/NEW-CADRE-1/recommendations", json=body)

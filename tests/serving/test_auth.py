@@ -2,9 +2,9 @@ import shutil
 
 import pytest
 
-from serving.auth import list_keys, read_audit, revoke_key
-from training.bundle import load_bundle
-from training.database import default_url, make_engine
+from ganxun.serving.auth import list_keys, read_audit, revoke_key
+from ganxun.training.bundle import load_bundle
+from ganxun.training.database import default_url, make_engine
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from training.bundle import load_bundle
+from ganxun.training.bundle import load_bundle
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.auth import create_key
-from training.database import default_url, load_events, make_engine
+from ganxun.serving.auth import create_key
+from ganxun.training.database import default_url, load_events, make_engine
 
 pytestmark = pytest.mark.durability
 

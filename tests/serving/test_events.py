@@ -2,8 +2,8 @@ import shutil
 
 import pytest
 
-from training.bundle import load_bundle
-from training.database import count_events, load_events, make_engine
+from ganxun.training.bundle import load_bundle
+from ganxun.training.database import count_events, load_events, make_engine
 
 
 @pytest.fixture()
@@ -117,15 +117,15 @@ def test_oversized_and_malformed_batches(setup, open_client):
 
 
 def test_next_retrain_absorbs_stored_events(tiny_dir, tmp_path, tiny_city):
-    from training.pipeline import train
+    from ganxun.training.pipeline import train
 
     e = tiny_city.tables["enrollments"]
     taken = set(e.loc[e["cadre_id"] == "C000001", "course_id"])
     course = next(k for k in tiny_city.tables["courses"]["course_id"] if k not in taken)
     art = tmp_path / "art"
     engine = make_engine(f"sqlite:///{art / 'ganxun.db'}")
-    from features.events import parse_event
-    from training.database import store_events
+    from ganxun.features.events import parse_event
+    from ganxun.training.database import store_events
 
     ev, _ = parse_event(
         _completion("z1", "C000001", course, occurred_at="2026-11-01T09:00:00+08:00")

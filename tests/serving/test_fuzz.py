@@ -29,8 +29,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from serving.app import create_app
-from serving.settings import Settings
+from ganxun.serving.app import create_app
+from ganxun.serving.settings import Settings
 
 MAX_EXAMPLES = 15
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
@@ -55,7 +55,7 @@ ID_FIELDS = {
 
 def known_ids(bundle: str | Path) -> dict[str, list[str]]:
     """A sample of the ids a bundle knows, by kind (for :func:`fuzz_operation`)."""
-    from training.bundle import load_bundle
+    from ganxun.training.bundle import load_bundle
 
     fitted, _ = load_bundle(bundle)
     cat = fitted.catalog
@@ -253,8 +253,8 @@ def predictors(trained):
     """
     import numpy as np
 
-    from serving.predictor import Predictor
-    from training.bundle import load_bundle
+    from ganxun.serving.predictor import Predictor
+    from ganxun.training.bundle import load_bundle
 
     fast = Predictor(*load_bundle(trained[0].bundle))
     assert fast.lists.ready.all() and fast.materialize() == 0
@@ -271,7 +271,7 @@ def predictors(trained):
 @given(data=st.data())
 @settings(max_examples=60, derandomize=True, deadline=None, database=None)
 def test_precomputed_lists_answer_exactly_like_the_model(predictors, data):
-    from features.events import parse_event
+    from ganxun.features.events import parse_event
 
     fast, live = predictors
     cat = fast.fitted.catalog

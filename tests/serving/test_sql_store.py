@@ -13,9 +13,9 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 
-from features.events import parse_event
-from serving.app import create_app
-from serving.auth import (
+from ganxun.features.events import parse_event
+from ganxun.serving.app import create_app
+from ganxun.serving.auth import (
     Principal,
     create_key,
     list_keys,
@@ -24,9 +24,9 @@ from serving.auth import (
     verify_key,
     write_audit,
 )
-from serving.settings import Settings
-from training.bundle import load_bundle
-from training.database import count_events, load_events, make_engine, store_events
+from ganxun.serving.settings import Settings
+from ganxun.training.bundle import load_bundle
+from ganxun.training.database import count_events, load_events, make_engine, store_events
 
 THREADS = 8
 
@@ -99,7 +99,7 @@ def test_store_events_is_idempotent_by_event_id(engine):
 
 
 def test_keys_and_audit_round_trip(engine, db_url, tmp_path, monkeypatch, capsys):
-    from training.cli import main
+    from ganxun.cli import main
 
     org = create_key(engine, "org", note="ops")
     unit = create_key(engine, "unit", "U001")

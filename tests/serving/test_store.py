@@ -3,8 +3,8 @@
 import dataclasses
 import threading
 
-from serving.store import ModelStore
-from training.bundle import load_bundle, save_bundle
+from ganxun.serving.store import ModelStore
+from ganxun.training.bundle import load_bundle, save_bundle
 
 
 def test_only_a_bundle_without_its_lists_computes_them_in_the_background(

@@ -19,8 +19,8 @@ def live(trained):
     """The app served by uvicorn on a free loopback port, plus an org key."""
     import uvicorn
 
-    from serving.app import create_app
-    from serving.settings import Settings
+    from ganxun.serving.app import create_app
+    from ganxun.serving.settings import Settings
     from tests.serving.conftest import key_for
 
     _, artifacts = trained
@@ -120,7 +120,7 @@ def test_wrong_key_shows_a_readable_error(browser, live):
 
 
 def test_roster_remove_brings_in_the_next_best(browser, live, trained, tmp_path):
-    from training.bundle import load_bundle
+    from ganxun.training.bundle import load_bundle
 
     fitted, _ = load_bundle(trained[0].bundle)
     classes = fitted.planning.tables["classes"]

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from training.cli import main
+from ganxun.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_external_recommend_filters_seen_and_handles_new_users(tiny_city, tmp_pa
 def _recommend_with_a_spy(tiny_city, tmp_path, monkeypatch, flags) -> list:
     """Run ``external recommend`` on the tiny city's enrolments with ``flags``; return the
     (label_split, n_rankers) of every TwoStageRecommender.fit call."""
-    from models.recommender import TwoStageRecommender
+    from ganxun.models.recommender import TwoStageRecommender
 
     used = []
     original = TwoStageRecommender.fit
@@ -161,7 +161,7 @@ def test_external_recommend_bags_rankers_on_random_splits(
 
 
 def test_external_recommend_time_split_needs_timestamps():
-    from training.external import recommend
+    from ganxun.training.external import recommend
 
     train = pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]})
     with pytest.raises(ValueError, match="needs a timestamp"):
@@ -194,7 +194,7 @@ def _movie_like_files(tiny_city, tmp_path, with_time=True):
 def test_external_recommend_with_and_without_timestamps_and_items(
     tiny_city, tmp_path, monkeypatch, with_time
 ):
-    from models.recommender import TwoStageRecommender
+    from ganxun.models.recommender import TwoStageRecommender
 
     train, _ = _movie_like_files(tiny_city, tmp_path, with_time)
     names = []
@@ -253,7 +253,7 @@ def test_external_recommend_bad_items_row_names_row_and_field(tiny_city, tmp_pat
 
 
 def test_item_attributes_align_with_the_catalogue_and_reject_repeats():
-    from training.external import item_attributes
+    from ganxun.training.external import item_attributes
 
     items = pd.DataFrame(
         {"item_id": ["b", "a", "zz"], "g": ["1", "0", "1"], "year": ["1999", "", "2001"]}

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contracts import validate
-from features.exposure import decayed_topic_hours, topic_hours_at
-from features.split import after, before, default_split_date
-from training.config import KnowledgeConfig
-from training.evaluate import evaluate_knowledge, online_replay_proba
-from training.fitting import Fitted, build_catalog, fit_knowledge, shift_exposure
+from ganxun.features.contracts import validate
+from ganxun.features.exposure import decayed_topic_hours, topic_hours_at
+from ganxun.features.split import after, before, default_split_date
+from ganxun.training.config import KnowledgeConfig
+from ganxun.training.evaluate import evaluate_knowledge, online_replay_proba
+from ganxun.training.fitting import Fitted, build_catalog, fit_knowledge, shift_exposure
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@ import json
 import pandas as pd
 import pytest
 
-from features.contracts import ContractError
-from training.bundle import BundleError, load_bundle, newest_bundle, read_manifest
-from training.pipeline import train
-from training.sources import read_tables, write_tables
+from ganxun.features.contracts import ContractError
+from ganxun.training.bundle import BundleError, load_bundle, newest_bundle, read_manifest
+from ganxun.training.pipeline import train
+from ganxun.training.sources import read_tables, write_tables
 
 
 def test_training_writes_a_versioned_bundle(trained):
@@ -31,7 +31,7 @@ def test_metrics_beat_chance_and_truth_is_used(trained):
 def test_run_is_tracked_in_mlflow(trained):
     import mlflow
 
-    from training.tracking import tracking_uri
+    from ganxun.training.tracking import tracking_uri
 
     result, artifacts = trained
     client = mlflow.MlflowClient(tracking_uri(artifacts))
@@ -87,7 +87,7 @@ def test_diagnosis_beats_the_exposure_baseline(trained):
 
 
 def test_config_file_and_command_line_overrides(tmp_path):
-    from training.config import load_config
+    from ganxun.training.config import load_config
 
     path = tmp_path / "train.toml"
     path.write_text("test_months = 4\n[knowledge]\nl2_theta = 2.5\n", "utf-8")
@@ -143,8 +143,8 @@ def test_raising_a_gap_moves_that_topics_courses_up(trained):
 def test_all_data_fit_in_a_second_process_gives_the_same_bundle(trained, tiny_dir, tmp_path):
     import numpy as np
 
-    from training.config import TrainConfig
-    from training.pipeline import use_parallel_fit
+    from ganxun.training.config import TrainConfig
+    from ganxun.training.pipeline import use_parallel_fit
 
     first, _ = trained
     assert not use_parallel_fit(TrainConfig(), read_tables(tiny_dir))  # tiny: in line by default
@@ -163,8 +163,8 @@ def test_all_data_fit_in_a_second_process_gives_the_same_bundle(trained, tiny_di
 def test_bundles_carry_default_lists_and_load_without_them(trained, tmp_path):
     import dataclasses
 
-    from training.bundle import save_bundle
-    from training.fitting import list_length
+    from ganxun.training.bundle import save_bundle
+    from ganxun.training.fitting import list_length
 
     fitted, manifest = load_bundle(trained[0].bundle)
     assert "lists.joblib" in manifest["files"]
@@ -179,10 +179,10 @@ def test_bundles_carry_default_lists_and_load_without_them(trained, tmp_path):
 def test_the_choice_model_and_bagged_rankers_plug_into_the_city_recommender(tiny_city):
     import numpy as np
 
-    from features.contracts import validate
-    from features.split import before, default_split_date
-    from training.config import load_config
-    from training.fitting import build_catalog, fit_knowledge, fit_quality, fit_recommender
+    from ganxun.features.contracts import validate
+    from ganxun.features.split import before, default_split_date
+    from ganxun.training.config import load_config
+    from ganxun.training.fitting import build_catalog, fit_knowledge, fit_quality, fit_recommender
 
     tables = validate(tiny_city.tables).tables
     split = default_split_date(tables)

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.app import create_app
-from serving.settings import Settings
+from ganxun.serving.app import create_app
+from ganxun.serving.settings import Settings
+from ganxun.training import registry
+from ganxun.cli import main
+from ganxun.training.tracking import log_run
 from tests.serving.conftest import key_for
-from training import registry
-from training.cli import main
-from training.tracking import log_run
 
 
 def test_training_run_registers_a_version_with_figures_and_signature(trained):
@@ -114,7 +114,7 @@ def test_pyfunc_answers_the_api_tasks_row_by_row(two_versions, trained):
 
     art, _ = two_versions
     result, _ = trained
-    from training.bundle import load_bundle
+    from ganxun.training.bundle import load_bundle
 
     fitted, _ = load_bundle(result.bundle)
     cadre = str(fitted.catalog.cadres.ids_[0])

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from features.contracts import validate
-from training.sources import read_tables, read_truth, write_tables, write_truth
+from ganxun.features.contracts import validate
+from ganxun.training.sources import read_tables, read_truth, write_tables, write_truth
 
 SMALL = ["topics", "units", "cadres", "institutions", "teachers", "courses", "classes"]
 

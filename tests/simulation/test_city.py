@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import contracts
-from features import synthetic as syn
-from features.contracts import RANKS
+import ganxun.simulation as syn
+from ganxun.features import contracts
+from ganxun.features.contracts import RANKS
+from ganxun.simulation import choices
+from ganxun.simulation.city import _Simulation
 
 
 @pytest.fixture(scope="module")
@@ -243,21 +245,21 @@ def test_elective_classes_stay_within_capacity(city):
 
 def test_choice_utility_is_the_simulators_utility(monkeypatch):
     captured = {"calls": 0}
-    original = syn._Simulation._choose
+    original = _Simulation._choose
 
     def spy(self, active, n_choice, pub, promoted):  # called once per month
         captured["calls"] += 1
         if captured["calls"] == 10:
             p = self.p
-            gm = syn._group_matrix(self.peer, self.group_size, promoted[2], p)
-            gm += syn._course_scalar(self.k_quality, self.pop, self.k_hours, self.n, p)[None, :]
+            gm = choices.group_matrix(self.peer, self.group_size, promoted[2], p)
+            gm += choices.course_scalar(self.k_quality, self.pop, self.k_hours, self.n, p)[None, :]
             gap = np.maximum(0.0, self.target[self.c_rank, self.c_cat] - self.m)
-            x = syn._cadre_side(self.prefs, gap, self.c_age, p)
+            x = choices.cadre_side(self.prefs, gap, self.c_age, p)
             captured["u"] = x @ self.y.T + gm[self.group]
             captured["month"] = 9
         return original(self, active, n_choice, pub, promoted)
 
-    monkeypatch.setattr(syn._Simulation, "_choose", spy)
+    monkeypatch.setattr(_Simulation, "_choose", spy)
     city = syn.generate("tiny", seed=2)
     truth = city.truth
     at = truth["months"][captured["month"]]
@@ -288,7 +290,7 @@ def test_publication_dates_leave_every_other_table_and_truth_unchanged(city, mon
     def without(self):  # no publication stream at all: the date is the start
         self.b_published = self.b_start
 
-    monkeypatch.setattr(syn._Simulation, "_publication", without)
+    monkeypatch.setattr(_Simulation, "_publication", without)
     bare = syn.generate("tiny", seed=0)
     for name, df in city.tables.items():
         other = bare.tables[name]
@@ -331,7 +333,7 @@ def test_choice_probabilities_weight_the_promoted_courses_of_a_sampled_set(city)
     at = pd.DatetimeIndex(truth["months"])[14]
     _, u = syn.choice_utility(truth, tables, cadres, at)
     _, p = syn.choice_probabilities(truth, tables, cadres, [at], at)
-    _, promoted = syn._class_bonus(
+    _, promoted = choices.class_bonus(
         tables, tables["courses"]["course_id"].to_numpy(), at, truth["params"]
     )
     assert promoted.any() and not promoted.all()

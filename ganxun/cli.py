@@ -18,8 +18,8 @@ DONE_MARK = ".complete"
 def _generate(scale: str, seed: int, out: Path, fmt: str) -> None:
     from tqdm.auto import tqdm
 
-    from features.synthetic import generate
-    from training.sources import write_tables, write_truth
+    from ganxun.simulation import generate
+    from ganxun.training.sources import write_tables, write_truth
 
     t0 = time.perf_counter()
     bar = tqdm(desc=f"simulate {scale} city", unit="month")
@@ -48,10 +48,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _train(data: str, out: Path, config_path: str | None, overrides: list[str] = ()) -> Path:
-    from features.contracts import ContractError
-    from training.config import load_config
-    from training.pipeline import train
-    from training.registry import MODEL_NAME
+    from ganxun.features.contracts import ContractError
+    from ganxun.training.config import load_config
+    from ganxun.training.pipeline import train
+    from ganxun.training.registry import MODEL_NAME
 
     try:
         config = load_config(config_path, overrides)
@@ -87,9 +87,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _serve(artifacts: Path, host: str, port: int, model: str | None = None) -> None:
     import uvicorn
 
-    from serving.app import create_app
-    from serving.observability import configure_logging
-    from serving.settings import Settings
+    from ganxun.serving.app import create_app
+    from ganxun.serving.observability import configure_logging
+    from ganxun.serving.settings import Settings
 
     configure_logging()
     settings = (
@@ -105,7 +105,7 @@ def _serve(artifacts: Path, host: str, port: int, model: str | None = None) -> N
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the newest bundle under the artifacts folder, or a registered version (--model)."""
     if args.model:
-        from training.registry import RegistryError, resolve
+        from ganxun.training.registry import RegistryError, resolve
 
         try:
             version = resolve(args.model, args.artifacts)
@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     """Point the production alias (or --alias) at a registered model version."""
-    from training.registry import MODEL_NAME, RegistryError, promote
+    from ganxun.training.registry import MODEL_NAME, RegistryError, promote
 
     try:
         previous = promote(args.artifacts, args.version, args.alias)
@@ -133,7 +133,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 def cmd_versions(args: argparse.Namespace) -> int:
     """List the registered model versions with their aliases, runs and bundles."""
-    from training.registry import list_versions
+    from ganxun.training.registry import list_versions
 
     versions = list_versions(args.artifacts)
     if not versions:
@@ -148,7 +148,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Print two runs' metrics side by side (run ids or models:/ URIs)."""
     import pandas as pd
 
-    from training.registry import RegistryError, compare
+    from ganxun.training.registry import RegistryError, compare
 
     try:
         table = compare(args.artifacts, args.run_a, args.run_b)
@@ -166,14 +166,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _engine(artifacts: str):
     import os
 
-    from training.database import default_url, make_engine
+    from ganxun.training.database import default_url, make_engine
 
     return make_engine(os.environ.get("GANXUN_DATABASE_URL") or default_url(artifacts))
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
     """Add, list or revoke API keys (stored hashed in the service's SQL store)."""
-    from serving.auth import create_key, list_keys, revoke_key
+    from ganxun.serving.auth import create_key, list_keys, revoke_key
 
     engine = _engine(args.artifacts)
     if args.action == "add":
@@ -201,7 +201,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Show who read which cadre profiles, newest first."""
-    from serving.auth import read_audit
+    from ganxun.serving.auth import read_audit
 
     for e in read_audit(_engine(args.artifacts), args.cadre, args.key, args.limit):
         ids = ",".join(e["ids"].get("cadre_ids") or []) or "-"
@@ -216,7 +216,7 @@ def cmd_external(args: argparse.Namespace) -> int:
     """Run an estimator on public data (CSV in, CSV out)."""
     import pandas as pd
 
-    from training import external
+    from ganxun.training import external
 
     read = {"dtype": str, "keep_default_na": False}
     try:
@@ -260,7 +260,7 @@ def cmd_external(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo city, train and serve; steps already done are reused."""
-    from training.bundle import newest_bundle
+    from ganxun.training.bundle import newest_bundle
 
     data, artifacts = Path(args.data), Path(args.artifacts)
     if (data / DONE_MARK).exists():
@@ -272,7 +272,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"reusing bundle {bundle}")
     else:
         _train(str(data), artifacts, None)
-    from serving.auth import create_key
+    from ganxun.serving.auth import create_key
 
     key = create_key(_engine(str(artifacts)), "org", note="demo")
     url = f"http://{args.host}:{args.port}/v1/cadres/C000001/knowledge"

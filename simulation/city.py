@@ -1,0 +1,177 @@
+"""The simulation run: the world is built, the months are simulated, tables and truth written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ganxun.simulation.catalogue import CatalogueMixin
+from ganxun.simulation.choices import ChoicesMixin, course_side
+from ganxun.simulation.common import Rows, day_number
+from ganxun.simulation.exams import ExamsMixin
+from ganxun.simulation.learning import apply_rate
+from ganxun.simulation.params import END_MONTH, N_CAT, N_RANK, N_TOPICS, PARAMS, ROLLCALL, SCALES
+from ganxun.simulation.population import PopulationMixin
+from ganxun.simulation.ratings import RatingsMixin
+from ganxun.simulation.rollcall import RollcallMixin
+from ganxun.simulation.tables import TablesMixin
+from ganxun.simulation.truth import TruthMixin
+
+
+@dataclass
+class City:
+    """A generated city: the raw tables of the contract and the hidden truth behind them.
+
+    Attributes
+    ----------
+    tables : dict of str to DataFrame
+        Every table of :data:`ganxun.features.contracts.TABLES`, with exactly its columns in order.
+    truth : dict of str to object
+        What only evaluation may read: true mastery per month, cadre/course/teacher/staff/unit
+        latents, preference factors and the process constants (``truth["params"]``).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    truth: dict[str, object] = field(default_factory=dict)
+
+
+def generate(
+    scale: str = "tiny", seed: int = 0, progress: Callable[[int, int], None] | None = None
+) -> City:
+    """Generate a synthetic city by simulating it month by month.
+
+    Parameters
+    ----------
+    scale : {"tiny", "city", "province"}, default "tiny"
+        Sizes from :data:`SCALES`; the simulation ends with the month :data:`END_MONTH` and starts
+        ``years * 12`` months earlier.
+    seed : int, default 0
+        Seed of the one random stream; the same seed gives identical tables and truth.
+    progress : callable, optional
+        Called as ``progress(done_months, total_months)`` after every simulated month.
+
+    Returns
+    -------
+    City
+        The raw tables (every table of the contract) and the hidden truth.
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is not one of :data:`SCALES`.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}: use one of {', '.join(SCALES)}")
+    sim = _Simulation(scale, int(seed), progress)
+    return sim.run()
+
+
+class _Simulation(
+    PopulationMixin,
+    CatalogueMixin,
+    ExamsMixin,
+    RollcallMixin,
+    ChoicesMixin,
+    RatingsMixin,
+    TablesMixin,
+    TruthMixin,
+):
+    """State and steps of one generation run (private; :func:`generate` is the interface).
+
+    Each process is a mixin in a module of its own (population, catalogue, exams, rollcall,
+    choices, ratings); they share this object's state, set up here and in :meth:`run`'s order.
+    """
+
+    def __init__(self, scale: str, seed: int, progress: Callable[[int, int], None] | None):
+        self.size = SCALES[scale]
+        self.scale, self.seed = scale, seed
+        self.rng = np.random.default_rng(seed)
+        self.progress = progress
+        self.p = {k: list(v) if isinstance(v, list) else v for k, v in PARAMS.items()}
+        end_month = pd.Period(END_MONTH, "M")
+        self.n_months = int(self.size["years"]) * 12
+        self.months = pd.period_range(end=end_month, periods=self.n_months, freq="M").to_timestamp()
+        self.month_start = np.array([day_number(t) for t in self.months])
+        self.month_end = np.append(self.month_start[1:], day_number(end_month.end_time)) - 1
+        self.month_end[-1] = day_number(end_month.end_time.normalize())
+        self.start_day, self.end_day = int(self.month_start[0]), int(self.month_end[-1])
+        self.end_year = end_month.year
+        split = self.months[-6]
+        self.p.update(
+            start=self.months[0].date().isoformat(),
+            end=pd.Timestamp(end_month.end_time).date().isoformat(),
+            split_date=split.date().isoformat(),
+            scale=scale,
+            seed=seed,
+        )
+
+    def run(self) -> City:
+        self._units()
+        self._cadres()
+        self._post_requirements()
+        self._institutions()
+        self._teachers()
+        self._staff()
+        self._courses()
+        self._items()
+        self._classes()
+        self._publication()
+        self._simulate()
+        return City(self._tables(), self._truth())
+
+    def _simulate(self) -> None:
+        p, n, n_courses = self.p, self.n, self.n_courses
+        self.m = self.m0.copy()
+        self.floor = p["floor_frac"] * self.m0
+        self.hist = np.empty((self.n_months + 1, n, N_TOPICS), np.float32)
+        self.hist[0] = self.m
+        self.done_bits = np.zeros((n * n_courses + 7) // 8, np.uint8)
+        self.pop = np.zeros(n_courses)
+        self.group = self.c_rank * N_CAT + self.c_cat
+        self.group_size = np.bincount(self.group, minlength=N_RANK * N_CAT)
+        self.peer = np.zeros((N_RANK * N_CAT, n_courses))
+        self.busy = np.full(n, np.iinfo(np.int64).min)
+        self.b_seated = np.zeros(self.n_classes, np.int64)
+        self.rank_pool = [np.flatnonzero(self.c_rank == r) for r in range(N_RANK)]
+        self.log_propensity = np.log(self.propensity)
+        self.y = course_side(self.k_factors, self.k_w, self.k_mode)
+        i4, f4 = np.int32, np.float32
+        self.enr = Rows(
+            cadre=i4, course=i4, cls=i4, src=np.int8, enrolled=i4, completed=i4, prog=f4, hours=f4
+        )
+        self.resp = Rows(cadre=i4, item=i4, day=i4, correct=np.int8, cls=i4)
+        self.crat = Rows(
+            cadre=i4, course=i4, cls=i4, teacher=i4, day=i4, score=np.int8, tscore=np.int8
+        )
+        for i in range(self.n_months):
+            self.acc = np.zeros((n, N_TOPICS))
+            self._self_tests(i)
+            month_codes = [np.zeros(0, np.int64)]
+            month_courses = [np.zeros(0, np.int64)]
+            month_cadres = [np.zeros(0, np.int64)]
+            for c in np.flatnonzero((self.b_month == i) & (self.b_kind == ROLLCALL)):
+                cadres, courses = self._rollcall(int(c))
+                month_codes.append(cadres * n_courses + courses)
+                month_cadres.append(cadres)
+                month_courses.append(courses)
+            cadres, courses = self._electives(i, np.concatenate(month_codes))
+            cadres = np.concatenate([*month_cadres, cadres])
+            courses = np.concatenate([*month_courses, courses])
+            self.pop += np.bincount(courses, minlength=n_courses)
+            np.add.at(self.peer, (self.group[cadres], courses), 1.0)
+            m = apply_rate(self.m, self.acc)
+            m = self.floor + (m - self.floor) * np.exp(-p["decay"])
+            self.m = np.clip(m, p["m_min"], p["m_max"])
+            self.hist[i + 1] = self.m
+            if self.progress is not None:
+                self.progress(i + 1, self.n_months)
+        self._staff_ratings()
+
+    def _mark_done(self, codes: np.ndarray) -> None:
+        np.bitwise_or.at(self.done_bits, codes >> 3, (1 << (codes & 7)).astype(np.uint8))
+
+    def _is_done(self, codes: np.ndarray) -> np.ndarray:
+        return ((self.done_bits[codes >> 3] >> (codes & 7).astype(np.uint8)) & 1).astype(bool)

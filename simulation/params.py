@@ -1,0 +1,158 @@
+"""Sizes, process constants and shape constants of the synthetic city."""
+
+from __future__ import annotations
+
+from ganxun.features.contracts import (
+    CATEGORIES,
+    CLASS_KINDS,
+    INSTITUTION_KINDS,
+    MODES,
+    RANKS,
+    TOPICS,
+)
+
+# --- sizes and constants -------------------------------------------------------------------------
+
+#: Sizes of each scale. ``units``, ``institutions`` and ``items_per_topic`` complete the table of
+#: the design (cadres, courses, teachers, staff, classes, years).
+SCALES: dict[str, dict] = {
+    "tiny": {
+        "cadres": 300,
+        "courses": 120,
+        "teachers": 30,
+        "staff": 10,
+        "classes": 40,
+        "years": 2,
+        "units": 12,
+        "institutions": 3,
+        "items_per_topic": 20,
+    },
+    "city": {
+        "cadres": 20_000,
+        "courses": 2_000,
+        "teachers": 300,
+        "staff": 80,
+        "classes": 800,
+        "years": 5,
+        "units": 120,
+        "institutions": 12,
+        "items_per_topic": 60,
+    },
+    "province": {
+        "cadres": 500_000,
+        "courses": 20_000,
+        "teachers": 3_000,
+        "staff": 600,
+        "classes": 15_000,
+        "years": 5,
+        "units": 1_500,
+        "institutions": 60,
+        "items_per_topic": 80,
+    },
+}
+
+#: The last simulated month; the simulation ends on its last day.
+END_MONTH = "2026-10"
+#: Dimension of the latent preference factors of cadres and courses.
+N_FACTORS = 8
+
+TOPIC_IDS: tuple[str, ...] = tuple(TOPICS)
+N_TOPICS = len(TOPIC_IDS)
+N_RANK = len(RANKS)
+N_CAT = len(CATEGORIES)
+N_MODE = len(MODES)
+NEVER = -1  # "no date" / "no id" in the integer arrays of the simulation
+
+#: Every constant of the gain, decay, exam, choice and rating processes (copied into
+#: ``truth["params"]``; lists, not tuples, so that it survives a JSON round trip).
+PARAMS: dict = {
+    # mastery gain: m += (1 - m) * (1 - exp(-lr * hours * teacher_effect * level_fit * weight))
+    "lr_median": 0.02,
+    "lr_sigma": 0.5,
+    "level_fit_floor": 0.3,
+    "level_fit_width": 0.7,
+    "teacher_gamma": 0.3,
+    # monthly forgetting toward floor = floor_frac * initial mastery
+    "decay": 0.015,
+    "floor_frac": 0.8,
+    "m_min": 0.01,
+    "m_max": 0.99,
+    # initial mastery: sigmoid(mu0 + ability + unit offset + relevance + rank effect + noise)
+    "mu0": -0.25,
+    "ability_sd": 0.6,
+    "relevance": 0.4,
+    "rank_effect": 0.08,
+    "init_noise_sd": 0.3,
+    "unit_offset_sd": 0.2,
+    "unit_weak_shift": [0.8, 1.2],
+    # exams: P(correct) = sigmoid(a * (scale * mean_k logit(m_k) + shift - b))
+    "exam_scale": 1.7,
+    "exam_shift": 0.55,
+    "exam_items": [8, 12],
+    "self_test_rate": 0.05,
+    "self_test_items": 10,
+    "discrimination_median": 1.2,
+    "discrimination_sigma": 0.25,
+    # elective choice: Gumbel-max over u = p.f + beta_gap gap.topics + beta_q quality
+    #   + beta_pop log1p(pop) + beta_peer log1p(peer) + mode_base + mode_age (age - 40) / 10
+    #   + beta_hours log1p(hours) + beta_class [course of an open elective/online class for my rank]
+    # popularity = enrollments per 1000 cadres (peer: per 1000 cadres of the same rank & category)
+    "beta_gap": 3.0,
+    "beta_q": 0.8,
+    "beta_pop": 0.3,
+    "beta_peer": 0.5,
+    "beta_hours": -0.3,
+    "beta_class": 1.5,
+    "mode_base": [-0.3, 0.2, 0.2, 0.0],
+    "mode_age": [0.3, 0.0, -0.3, 0.0],
+    "consideration_set": 300,  # courses drawn at random per choice when the catalogue is larger
+    "promoted_draws": 60,  # plus this many draws among courses of open elective/online classes
+    "activity": [0.15, 0.4],
+    "extra_choices_mean": 2.5,
+    "max_choices": 8,
+    "p_complete_self": 0.7,
+    "rollcall_partial": 0.03,
+    "rollcall_sigma": 1.3,
+    "unit_favour_sigma": 0.5,
+    # ratings: score = round(expected + leniency + N(0, noise_sd)), clipped to 1..5
+    "p_rate_class": 0.6,
+    "p_rate_self": 0.25,
+    "p_rate_staff": 0.6,
+    "course_quality_coef": 0.8,
+    "course_teacher_coef": 0.4,
+    "rating_noise_sd": 0.5,
+    "leniency_sd": 0.6,
+    "leniency_extreme_share": 0.1,
+    "leniency_extreme_shift": 1.2,
+}
+
+# category -> relevant topic indices (理想信念 0, 党性修养 1, 法治素养 2, 经济发展 3, 科技创新 4,
+# 数字治理 5, 乡村振兴 6, 生态文明 7, 应急管理 8, 基层治理 9, 文化建设 10, 领导能力 11)
+RELEVANT = ((0, 1, 11, 5), (3, 4, 5), (2, 8, 9), (9, 10, 8), (7, 6, 8), (0, 1, 10))
+# per contracts.MODES (面授, 网络, 移动, 混合): hour choices and sampling probability
+MODE_HOURS = (
+    (3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0),
+    (1.0, 1.5, 2.0, 2.5, 3.0, 4.0),
+    (0.5, 1.0, 1.5, 2.0),
+    (2.0, 3.0, 4.0, 6.0, 8.0),
+)
+MODE_P = (0.35, 0.3, 0.15, 0.2)
+ONLINE_MODES = (1, 2)  # 网络, 移动: a fifth of them have no teacher
+FACE_MODES = (0, 3)  # 面授, 混合
+# per contracts.CLASS_KINDS (rollcall, elective, online): share, days, capacity, name suffix
+KIND_SHARE = (0.55, 0.25, 0.20)
+KIND_DAYS = ((3, 10), (7, 31), (14, 61))
+KIND_CAPACITY = ((30, 60), (20, 40), (100, 500))
+KIND_SUFFIX = ("专题培训班", "专题选学班", "网络专题班")
+#: Publication of classes: the share of each kind in the annual training plan (年度培训计划,
+#: published once a year between 15 December and 10 January), the others announced 2–8 weeks
+#: before they start. Drawn from a stream of its own (``default_rng([seed, PUBLICATION_STREAM])``)
+#: so that adding it left every other table and truth value of a seed unchanged.
+PLAN_SHARE = (0.8, 0.7, 0.5)
+PLAN_WINDOW_DAYS = (-17, 9)  # plan date relative to 1 January of its year
+AD_HOC_NOTICE_DAYS = (14, 56)
+PUBLICATION_STREAM = 20_260_501
+ROLLCALL = CLASS_KINDS.index("rollcall")
+ELECTIVE = CLASS_KINDS.index("elective")
+ONLINE = CLASS_KINDS.index("online")
+NETWORK_SCHOOL = INSTITUTION_KINDS.index("网络学院")
