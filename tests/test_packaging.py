@@ -78,8 +78,9 @@ def test_installed_command_runs_beside_a_users_own_models_py(wheel, tmp_path):
     (work / "features.py").write_text("raise RuntimeError('the user features.py was imported')\n")
     (work / "training" / "__init__.py").write_text("raise RuntimeError('user training')\n")
     env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    probe = "import ganxun, ganxun.serving.app, ganxun.cli; print(ganxun.__file__)"
     where = subprocess.run(
-        [str(python), "-c", "import ganxun, ganxun.serving.app, ganxun.cli; print(ganxun.__file__)"],
+        [str(python), "-c", probe],
         cwd=work,
         env=env,
         check=True,

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from ganxun.cli import main
 from ganxun.serving.app import create_app
 from ganxun.serving.settings import Settings
 from ganxun.training import registry
-from ganxun.cli import main
 from ganxun.training.tracking import log_run
 from tests.serving.conftest import key_for
 
