@@ -14,11 +14,12 @@ This module is the one place where column names and codes are spelled; import th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 # --- codes ---------------------------------------------------------------------------------------
 
@@ -42,7 +43,14 @@ CATEGORIES: tuple[str, ...] = ("综合管理", "经济管理", "政法", "社会
 UNIT_LEVELS: tuple[str, ...] = ("市级部门", "区县", "乡镇街道")
 MODES: tuple[str, ...] = ("面授", "网络", "移动", "混合")
 CLASS_KINDS: tuple[str, ...] = ("rollcall", "elective", "online")
-ENROLL_SOURCES: tuple[str, ...] = ("rollcall", "self")
+#: Why a cadre took a course: called by the organisation department, chose it, or it is compulsory
+#: (必修: the yearly mandatory package and the like — never a choice, so never a taste).
+ENROLL_SOURCES: tuple[str, ...] = ("rollcall", "self", "mandatory")
+#: What an exam answer was for: before or after a class, a final exam, or a self-test.
+RESPONSE_PHASES: tuple[str, ...] = ("pre", "post", "final", "self")
+#: How training hours count toward the hour rules (学时): 脱产 (full-time, off the job, in a
+#: class), 集中 (any centralised class training) and 网络 (online learning).
+HOUR_KINDS: tuple[str, ...] = ("脱产", "集中", "网络")
 GENDERS: tuple[str, ...] = ("男", "女")
 EDUCATIONS: tuple[str, ...] = ("大专", "本科", "硕士", "博士")
 INSTITUTION_KINDS: tuple[str, ...] = ("党校", "行政学院", "高校", "干部学院", "网络学院")
@@ -65,7 +73,7 @@ LIST_SEP = "|"
 class Column:
     """One column of a raw table: its kind, whether it may be empty, and its allowed values."""
 
-    kind: str  # id | str | int | float | date | list
+    kind: str  # id | str | int | float | date | list | bool
     nullable: bool = False
     lo: float | None = None
     hi: float | None = None
@@ -85,6 +93,14 @@ class Table:
     #: (column, bound): a ``column`` date after ``bound`` is reported and emptied, the row kept
     #: (for optional columns that the rest of the row does not depend on).
     date_not_after: tuple[tuple[str, str], ...] = ()
+    #: (column, bound column): a row whose ``column`` exceeds its ``bound column`` is set aside.
+    not_above: tuple[tuple[str, str], ...] = ()
+    #: a row equal in every column to an earlier valid row is reported and set aside (event tables
+    #: without a natural key, where a double export would otherwise count twice)
+    exact_duplicates: bool = False
+    #: rows sharing the key but differing in this column contradict each other: all are set aside
+    #: (an alias that points at two cadres)
+    key_conflict: str | None = None
     required: bool = True
     must_have_rows: bool = False  # training cannot start when this table has no usable rows
 
@@ -94,6 +110,8 @@ ID_OPT = Column("id", nullable=True)
 DATE = Column("date")
 SCORE = Column("int", lo=1, hi=5)
 WEIGHT = Column("float", lo=0.0, hi=1.0)
+#: An optional yes/no column (必修): absent or empty means no.
+FLAG = Column("bool", nullable=True, optional=True)
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -130,6 +148,29 @@ TABLES: dict[str, Table] = {
             key=("cadre_id",),
             foreign=(("unit_id", "units"),),
             must_have_rows=True,
+        ),
+        Table(
+            "cadre_aliases",
+            {"source_system": Column("str"), "source_id": Column("str"), "cadre_id": ID},
+            key=("source_system", "source_id"),
+            foreign=(("cadre_id", "cadres"),),
+            key_conflict="cadre_id",
+            required=False,
+        ),
+        Table(
+            "cadre_posts",
+            {
+                "cadre_id": ID,
+                "unit_id": ID,
+                "rank": Column("str", choices=RANKS),
+                "category": Column("str", choices=CATEGORIES),
+                "from_on": DATE,
+                "to_on": Column("date", nullable=True),
+            },
+            key=("cadre_id", "from_on"),
+            foreign=(("cadre_id", "cadres"), ("unit_id", "units")),
+            date_order=(("from_on", "to_on"),),
+            required=False,
         ),
         Table(
             "post_requirements",
@@ -189,6 +230,7 @@ TABLES: dict[str, Table] = {
                 "institution_id": ID,
                 "teacher_id": ID_OPT,
                 "published_on": DATE,
+                "mandatory": FLAG,
             },
             key=("course_id",),
             foreign=(("institution_id", "institutions"), ("teacher_id", "teachers")),
@@ -211,9 +253,10 @@ TABLES: dict[str, Table] = {
                 "start_on": DATE,
                 "end_on": DATE,
                 "capacity": Column("int", lo=1, hi=10_000),
-                "target_ranks": Column("list"),
+                "target_ranks": Column("list", choices=RANKS),
                 "staff_id": ID_OPT,
                 "published_on": Column("date", nullable=True, optional=True),
+                "mandatory": FLAG,
             },
             key=("class_id",),
             foreign=(("institution_id", "institutions"), ("staff_id", "staff")),
@@ -228,7 +271,8 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "class_sessions",
-            {"class_id": ID, "course_id": ID, "teacher_id": ID, "session_on": DATE},
+            # online sessions have no teacher
+            {"class_id": ID, "course_id": ID, "teacher_id": ID_OPT, "session_on": DATE},
             key=("class_id", "course_id"),
             foreign=(("class_id", "classes"), ("course_id", "courses"), ("teacher_id", "teachers")),
         ),
@@ -262,8 +306,27 @@ TABLES: dict[str, Table] = {
                 "answered_on": DATE,
                 "correct": Column("int", lo=0, hi=1),
                 "class_id": ID_OPT,
+                "phase": Column("str", nullable=True, choices=RESPONSE_PHASES, optional=True),
             },
             foreign=(("cadre_id", "cadres"), ("item_id", "items"), ("class_id", "classes")),
+            exact_duplicates=True,
+        ),
+        Table(
+            "exam_scores",
+            {
+                "cadre_id": ID,
+                "exam_id": ID,
+                "class_id": ID_OPT,
+                "topic_id": ID_OPT,
+                "score": Column("float", lo=0.0, hi=10_000.0),
+                "max_score": Column("float", lo=0.01, hi=10_000.0),
+                "taken_on": DATE,
+                "phase": Column("str", nullable=True, choices=RESPONSE_PHASES, optional=True),
+            },
+            key=("cadre_id", "exam_id", "topic_id"),
+            foreign=(("cadre_id", "cadres"), ("class_id", "classes"), ("topic_id", "topics")),
+            not_above=(("score", "max_score"),),
+            required=False,
         ),
         Table(
             "course_ratings",
@@ -282,14 +345,34 @@ TABLES: dict[str, Table] = {
                 ("class_id", "classes"),
                 ("teacher_id", "teachers"),
             ),
+            exact_duplicates=True,
         ),
         Table(
             "staff_ratings",
             {"cadre_id": ID, "class_id": ID, "staff_id": ID, "rated_on": DATE, "score": SCORE},
             foreign=(("cadre_id", "cadres"), ("class_id", "classes"), ("staff_id", "staff")),
+            exact_duplicates=True,
+        ),
+        Table(
+            "training_rules",
+            {
+                "rule_id": ID,
+                "ranks": Column("list", choices=RANKS),
+                "period_years": Column("int", lo=1, hi=10),
+                "min_hours": Column("float", lo=0.0, hi=5_000.0),
+                "kind": Column("str", choices=HOUR_KINDS),
+                "after_promotion_months": Column("int", nullable=True, lo=1, hi=60),
+                "name": Column("str", nullable=True, optional=True),
+            },
+            key=("rule_id",),
+            required=False,
         ),
     ]
 }
+
+#: Tables a source may leave out: each is then taken as present and empty (the models fall back
+#: on what the other tables say, e.g. the default hour rules for ``training_rules``).
+OPTIONAL_TABLES: tuple[str, ...] = tuple(n for n, t in TABLES.items() if not t.required)
 
 #: Parent table -> its id column (the target of foreign keys).
 PARENT_KEY: dict[str, str] = {name: t.key[0] for name, t in TABLES.items() if len(t.key) == 1}
@@ -367,6 +450,7 @@ def _dtype(col: Column) -> str:
         "float": "float64",
         "date": "datetime64[ns]",
         "list": "object",
+        "bool": "boolean",
     }[col.kind]
 
 
@@ -386,6 +470,12 @@ def _coerce(series: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     if col.kind == "list":
         out = series.astype("object").map(_to_list)
         return out, pd.Series(False, index=series.index)
+    if col.kind == "bool":
+        if pd.api.types.is_bool_dtype(series):
+            return series.astype("boolean"), pd.Series(False, index=series.index)
+        text = _text(series).str.lower()
+        out = text.map(_BOOL_WORDS).astype("boolean")
+        return out, out.isna() & text.notna() & text.ne("")
     if col.kind == "int" and pd.api.types.is_integer_dtype(series):
         return series.astype("Int64"), pd.Series(False, index=series.index)
     if col.kind == "float" and pd.api.types.is_numeric_dtype(series):
@@ -433,6 +523,16 @@ def class_published_on(classes: pd.DataFrame) -> pd.Series:
     return given.fillna(default).where(~(given > start), start).rename("published_on")
 
 
+def _lists_unknown(cell: object, allowed: frozenset) -> bool:
+    return cell is not None and any(x not in allowed for x in cell)
+
+
+_BOOL_WORDS = {
+    **dict.fromkeys(("1", "true", "t", "yes", "y", "是", "必修"), True),
+    **dict.fromkeys(("0", "false", "f", "no", "n", "否", "选修"), False),
+}
+
+
 def _to_text(v: object) -> object:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return None
@@ -476,14 +576,14 @@ def _check_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.Da
         empty = values.isna() & ~bad
         if not col.nullable:
             reasons[empty] = "is empty"
-        if col.choices is not None:
+        if col.choices is not None and col.kind == "list":
+            wrong = values.map(partial(_lists_unknown, allowed=frozenset(col.choices)))
+            reasons[wrong.astype(bool)] = "lists an unknown rank"
+        elif col.choices is not None:
             off = values.notna() & ~values.isin(col.choices) & ~bad
             reasons[off] = (
                 "must be one of " + "/".join(col.choices) + ": got " + values[off].astype(str)
             )
-        if col.kind == "list" and name == "classes":
-            wrong = values.map(lambda t: t is not None and any(r not in RANKS for r in t))
-            reasons[wrong] = "lists an unknown rank"
         if col.lo is not None or col.hi is not None:
             num = pd.to_numeric(values, errors="coerce")
             off = num.notna() & ((num < col.lo) | (num > col.hi))
@@ -505,15 +605,58 @@ def _check_table(name: str, raw: pd.DataFrame, problems: list[Problem]) -> pd.Da
                 Problem(name, int(i) + 1, c, f"{c} is after {bound}: emptied, the row is kept")
             )
         df.loc[wrong, c] = pd.NaT
+    for c, bound in spec.not_above:
+        wrong = df[c].notna() & df[bound].notna() & (df[c] > df[bound]) & keep
+        for i in df.index[wrong]:
+            problems.append(
+                Problem(
+                    name, int(i) + 1, c, f"{c} {df.at[i, c]:g} is above {bound} {df.at[i, bound]:g}"
+                )
+            )
+        keep &= ~wrong
+    if spec.key_conflict:
+        keep &= ~_key_conflicts(name, df, keep, spec, problems)
     if spec.key:
         # a later row repeating the key of a valid earlier row is set aside
         dup = df[keep].duplicated(list(spec.key), keep="first").reindex(df.index, fill_value=False)
         for i in df.index[dup]:
             problems.append(Problem(name, int(i) + 1, ",".join(spec.key), "duplicate id"))
         keep &= ~dup
+    if spec.exact_duplicates:
+        keep &= ~_exact_duplicates(name, df, keep, problems)
     df = df[keep]
     df.index = df.index + 1  # remember the source row number
     return df
+
+
+def _key_conflicts(name: str, df, keep, spec: Table, problems: list[Problem]) -> pd.Series:
+    """Rows whose key is shared by valid rows that disagree on ``spec.key_conflict``."""
+    valid = df[keep]
+    n_values = valid.groupby(list(spec.key), dropna=False)[spec.key_conflict].transform("nunique")
+    bad = (n_values > 1).reindex(df.index, fill_value=False)
+    if bad.any():
+        seen = valid[bad[keep]].groupby(list(spec.key), dropna=False)[spec.key_conflict]
+        values = seen.transform(lambda v: ", ".join(sorted(map(str, v.unique()))))
+        for i in df.index[bad]:
+            problems.append(
+                Problem(name, int(i) + 1, spec.key_conflict, f"points at two cadres ({values[i]})")
+            )
+    return bad
+
+
+def _exact_duplicates(name: str, df, keep, problems: list[Problem]) -> pd.Series:
+    """Valid rows equal in every column to an earlier valid row (a double export)."""
+    valid = df[keep]
+    dup = valid.duplicated(keep="first")
+    if not dup.any():
+        return pd.Series(False, index=df.index)
+    first = valid.index.to_series().groupby([valid[c] for c in valid.columns], dropna=False)
+    first_row = first.transform("min")
+    for i in valid.index[dup.to_numpy()]:
+        problems.append(
+            Problem(name, int(i) + 1, None, f"exact duplicate of row {int(first_row[i]) + 1}")
+        )
+    return dup.reindex(df.index, fill_value=False)
 
 
 def validate(raw: dict[str, pd.DataFrame]) -> ValidationReport:
@@ -532,10 +675,13 @@ def validate(raw: dict[str, pd.DataFrame]) -> ValidationReport:
     """
     problems: list[Problem] = []
     tables: dict[str, pd.DataFrame] = {}
+    aliases: pd.Series | None = None
     for name, spec in TABLES.items():  # parents come before children in TABLES
         if name not in raw:
             if spec.required:
                 problems.append(Problem(name, None, None, "required table is missing", fatal=True))
+            else:  # an optional table the source lacks: present and empty
+                tables[name] = empty_table(name)
             continue
         df = _check_table(name, raw[name], problems)
         if df is None:
@@ -543,12 +689,45 @@ def validate(raw: dict[str, pd.DataFrame]) -> ValidationReport:
         for c, parent in spec.foreign:
             if parent not in tables:
                 continue
-            known = tables[parent][PARENT_KEY[parent]]
-            orphan = df[c].notna() & ~df[c].isin(set(known))
+            known = set(tables[parent][PARENT_KEY[parent]])
+            if parent == "cadres" and name != "cadre_aliases" and aliases is not None:
+                df = _map_aliases(name, df, c, known, aliases, problems)
+            orphan = df[c].notna() & ~df[c].isin(known)
             for i in df.index[orphan]:
                 problems.append(Problem(name, int(i), c, f"unknown {parent} id {df.at[i, c]!r}"))
             df = df[~orphan]
-        if df.empty and (spec.must_have_rows or len(raw[name]) > 0):
+        if df.empty and (spec.must_have_rows or (spec.required and len(raw[name]) > 0)):
             problems.append(Problem(name, None, None, "no usable rows", fatal=True))
         tables[name] = df
+        if name == "cadre_aliases" and len(df):
+            aliases = _alias_lookup(df)
     return ValidationReport(tables, problems)
+
+
+def _alias_lookup(aliases: pd.DataFrame) -> pd.Series:
+    """``source_id -> cadre_id`` over every source system (None: two cadres share the id)."""
+    by_id = aliases.groupby("source_id")["cadre_id"].agg(
+        lambda v: v.iloc[0] if v.nunique() == 1 else None
+    )
+    return by_id
+
+
+def _map_aliases(name, df, column, known: set, aliases: pd.Series, problems) -> pd.DataFrame:
+    """Replace source-system ids in ``column`` by the cadre ids the alias table gives them.
+
+    Only values that are not already cadre ids are looked up; an ambiguous alias is reported and
+    the row set aside.
+    """
+    values = df[column]
+    foreign = values.notna() & ~values.isin(known) & values.isin(aliases.index)
+    if not foreign.any():
+        return df
+    mapped = values[foreign].map(aliases)
+    ambiguous = mapped.isna()
+    for i in mapped.index[ambiguous]:
+        problems.append(
+            Problem(name, int(i), column, f"alias {values[i]!r} belongs to more than one cadre")
+        )
+    df = df.copy()
+    df.loc[mapped.index[~ambiguous], column] = mapped[~ambiguous]
+    return df.drop(index=mapped.index[ambiguous])

@@ -220,4 +220,10 @@ class TablesMixin:
                 "score": sr["score"][order].astype(np.int64),
             }
         )
-        return {name: t[name][list(spec.columns)] for name, spec in TABLES.items()}
+        # every table of the contract this city has, its columns in contract order (an optional
+        # column or table the city does not produce is left out, as a real export may)
+        return {
+            name: t[name][[c for c in spec.columns if c in t[name].columns]]
+            for name, spec in TABLES.items()
+            if name in t
+        }
