@@ -1,0 +1,346 @@
+"""Hour rules (学时) and training obligations: what counts, what is due, what is still missing.
+
+The rules come from ``training_rules`` (rule_id, ranks, period_years, min_hours, kind,
+after_promotion_months) or, when a source has none, :data:`DEFAULT_RULES` after the 2023
+干部教育培训工作条例: county-level (县处级: 副处, 正处, 副厅) and above 550 学时 of 脱产 training
+in 5 years; 乡科级 and below 90 学时 of 集中 training a year; a promoted cadre who had not met
+the requirement completes it within 12 months; 50 网络 hours a year as the usual local rule.
+
+What an enrolment's hours count toward (its *hour kinds*):
+
+* 网络 — the course is taught 网络 or 移动 (online);
+* 集中 — the enrolment belongs to a class (any kind: centralised training);
+* 脱产 — the class is a rollcall or elective class (off the job) and the course is taught 面授 or
+  混合 (in person).
+
+An enrolment counts its credited ``hours`` on its ``enrolled_on`` date. Periods are calendar
+windows: one-year rules run January–December, longer rules run in blocks of ``period_years``
+counted from :data:`PERIOD_ANCHOR_YEAR` (the 2023–2027 national plan). The requirement of a
+window is pro-rated by the share of the window the cadre held a rank the rule covers (a cadre
+promoted into 县处级 mid-window owes that share of 550). A promotion into the ranks of a rule with
+``after_promotion_months`` checks the rule over the ``period_years`` before the promotion; a
+shortfall then is due within ``after_promotion_months`` (任职培训).
+
+Pure functions of the validated raw tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ganxun.features.careers import has_posts, promotions
+from ganxun.features.contracts import HOUR_KINDS, RANKS
+
+#: First year of the multi-year rule periods (the national cadre training plan 2023–2027).
+PERIOD_ANCHOR_YEAR = 2023
+#: Modes whose hours count as 网络, and modes taught in person (脱产 when in a class).
+ONLINE_MODES: tuple[str, ...] = ("网络", "移动")
+IN_PERSON_MODES: tuple[str, ...] = ("面授", "混合")
+#: Class kinds that take cadres off the job.
+OFF_JOB_CLASS_KINDS: tuple[str, ...] = ("rollcall", "elective")
+
+#: The rules a source without ``training_rules`` gets.
+DEFAULT_RULES = pd.DataFrame(
+    {
+        "rule_id": ["R-county-5y", "R-township-1y", "R-online-1y"],
+        "ranks": [("副处", "正处", "副厅"), ("科员", "副科", "正科"), tuple(RANKS)],
+        "period_years": pd.array([5, 1, 1], dtype="Int64"),
+        "min_hours": [550.0, 90.0, 50.0],
+        "kind": ["脱产", "集中", "网络"],
+        "after_promotion_months": pd.array([12, 12, pd.NA], dtype="Int64"),
+        "name": [
+            "县处级五年脱产培训 550 学时",
+            "乡科级每年集中培训 90 学时",
+            "每年网络学习 50 学时",
+        ],
+    }
+)
+
+
+def training_rules(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The hour rules of the tables, or :data:`DEFAULT_RULES` when they have none."""
+    rules = tables.get("training_rules")
+    if rules is None or rules.empty:
+        return DEFAULT_RULES.copy()
+    rules = rules.reset_index(drop=True).copy()
+    if "name" not in rules or rules["name"].isna().all():
+        rules["name"] = rules["rule_id"]
+    rules["name"] = rules["name"].fillna(rules["rule_id"])
+    return rules
+
+
+def hour_kinds(tables: dict[str, pd.DataFrame], enrollments: pd.DataFrame | None = None):
+    """What each enrolment's hours count toward: one boolean column per :data:`HOUR_KINDS`.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        courses and classes.
+    enrollments : DataFrame, optional
+        Default ``tables["enrollments"]``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``enrollments``; columns 脱产, 集中, 网络.
+    """
+    e = tables["enrollments"] if enrollments is None else enrollments
+    mode = e["course_id"].map(tables["courses"].set_index("course_id")["mode"])
+    kind = e["class_id"].map(tables["classes"].set_index("class_id")["kind"])
+    in_class = e["class_id"].notna() & kind.notna()
+    return pd.DataFrame(
+        {
+            "脱产": (in_class & kind.isin(OFF_JOB_CLASS_KINDS) & mode.isin(IN_PERSON_MODES)),
+            "集中": in_class,
+            "网络": mode.isin(ONLINE_MODES),
+        },
+        index=e.index,
+    )[list(HOUR_KINDS)]
+
+
+def period_window(at, period_years: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The rule window holding ``at``: (first day, first day after it)."""
+    at = pd.Timestamp(at)
+    years = int(period_years)
+    first = at.year if years == 1 else at.year - (at.year - PERIOD_ANCHOR_YEAR) % years
+    return pd.Timestamp(year=first, month=1, day=1), pd.Timestamp(
+        year=first + years, month=1, day=1
+    )
+
+
+def _rank_share(tables, cadre_ids: pd.Series, ranks: tuple, start, end) -> np.ndarray:
+    """Share of [start, end) each cadre held a rank in ``ranks`` (posts, else the cadres row)."""
+    if not has_posts(tables):
+        rank = cadre_ids.map(tables["cadres"].set_index("cadre_id")["rank"])
+        return rank.isin(ranks).to_numpy(float)
+    p = tables["cadre_posts"]
+    p = p[p["cadre_id"].isin(set(cadre_ids)) & p["rank"].isin(ranks)]
+    lo = p["from_on"].clip(lower=start)
+    hi = p["to_on"].fillna(end).clip(upper=end)
+    days = (hi - lo).dt.days.clip(lower=0)
+    held = days.groupby(p["cadre_id"]).sum()
+    total = max((end - start).days, 1)
+    share = cadre_ids.map(held).fillna(0.0).to_numpy(float) / total
+    # cadres the history does not mention: the cadres row decides
+    missing = ~cadre_ids.isin(set(tables["cadre_posts"]["cadre_id"])).to_numpy()
+    if missing.any():
+        rank = cadre_ids[missing].map(tables["cadres"].set_index("cadre_id")["rank"])
+        share[missing] = rank.isin(ranks).to_numpy(float)
+    return np.clip(share, 0.0, 1.0)
+
+
+def kind_hours(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Credited hours of each enrolment per hour kind: cadre_id, enrolled_on, 脱产, 集中, 网络."""
+    e = tables["enrollments"]
+    kinds = hour_kinds(tables, e)
+    hours = e["hours"].astype(float).fillna(0.0)
+    out = pd.DataFrame({"cadre_id": e["cadre_id"], "enrolled_on": e["enrolled_on"]})
+    for k in HOUR_KINDS:
+        out[k] = np.where(kinds[k], hours, 0.0)
+    return out
+
+
+def compliance(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFrame:
+    """Every cadre's standing on every rule that covers their rank at ``at``.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        cadres, courses, classes, enrollments (cadre_posts, training_rules when present).
+    at : date-like
+        The date of the standing (hours dated before it count).
+    cadre_ids : array-like of str, optional
+        Default: every cadre.
+
+    Returns
+    -------
+    DataFrame
+        cadre_id, rule_id, rule_name, kind, window_start, window_end, required (pro-rated
+        min_hours), hours (counted so far in the window), due (required - hours, at least 0),
+        elapsed (share of the window gone), met (bool).
+    """
+    from ganxun.features.careers import posts_at
+
+    at = pd.Timestamp(at)
+    now = posts_at(tables, at, cadre_ids)
+    now = now[now["in_service"]]
+    hours = kind_hours(tables)
+    hours = hours[hours["enrolled_on"] < at]
+    frames = []
+    for rule in training_rules(tables).itertuples(index=False):
+        who = now[now["rank"].isin(tuple(rule.ranks))]
+        if who.empty:
+            continue
+        start, end = period_window(at, int(rule.period_years))
+        in_win = hours[(hours["enrolled_on"] >= start)]
+        done = in_win.groupby("cadre_id")[rule.kind].sum()
+        share = _rank_share(tables, who["cadre_id"], tuple(rule.ranks), start, end)
+        required = np.round(float(rule.min_hours) * share, 1)
+        got = who["cadre_id"].map(done).fillna(0.0).to_numpy(float)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "cadre_id": who["cadre_id"].to_numpy(),
+                    "rule_id": rule.rule_id,
+                    "rule_name": rule.name,
+                    "kind": rule.kind,
+                    "window_start": start,
+                    "window_end": end,
+                    "required": required,
+                    "hours": np.round(got, 1),
+                    "due": np.round(np.maximum(required - got, 0.0), 1),
+                    "elapsed": min(max((at - start) / (end - start), 0.0), 1.0),
+                    "met": got >= required,
+                }
+            )
+        )
+    cols = [
+        "cadre_id",
+        "rule_id",
+        "rule_name",
+        "kind",
+        "window_start",
+        "window_end",
+        "required",
+        "hours",
+        "due",
+        "elapsed",
+        "met",
+    ]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def appointment_training(tables: dict[str, pd.DataFrame], at) -> pd.DataFrame:
+    """任职培训: promotions whose rule was not met at promotion, with the deadline and progress.
+
+    A promotion on ``p`` into the ranks of a rule with ``after_promotion_months`` checks that
+    rule's hours over the ``period_years`` before ``p``; a shortfall is due by
+    ``p + after_promotion_months``, and hours of the rule's kind from ``p`` on count toward it.
+
+    Returns
+    -------
+    DataFrame
+        cadre_id, rule_id, rule_name, kind, promoted_on, to_rank, missing (hours short at
+        promotion), done (hours since, before ``at``), remaining, due_on, status (met / open /
+        overdue), for promotions before ``at``.
+    """
+    at = pd.Timestamp(at)
+    promo = promotions(tables)
+    promo = promo[promo["promoted_on"] < at]
+    cols = [
+        "cadre_id",
+        "rule_id",
+        "rule_name",
+        "kind",
+        "promoted_on",
+        "to_rank",
+        "missing",
+        "done",
+        "remaining",
+        "due_on",
+        "status",
+    ]
+    rules = training_rules(tables)
+    rules = rules[rules["after_promotion_months"].notna()]
+    if promo.empty or rules.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    hours = kind_hours(tables)
+    hours = hours[hours["cadre_id"].isin(set(promo["cadre_id"]))]
+    frames = []
+    for rule in rules.itertuples(index=False):
+        pr = promo[promo["to_rank"].isin(tuple(rule.ranks))]
+        if pr.empty:
+            continue
+        h = hours[["cadre_id", "enrolled_on", rule.kind]].merge(
+            pr[["cadre_id", "promoted_on"]], on="cadre_id"
+        )
+        back = h["promoted_on"] - pd.DateOffset(years=int(rule.period_years))
+        due_on = h["promoted_on"] + pd.DateOffset(months=int(rule.after_promotion_months))
+        before = (h["enrolled_on"] >= back) & (h["enrolled_on"] < h["promoted_on"])
+        since = (h["enrolled_on"] >= h["promoted_on"]) & (h["enrolled_on"] < due_on)
+        since &= h["enrolled_on"] < at
+        key = ["cadre_id", "promoted_on"]
+        had = h[rule.kind].where(before, 0.0).groupby([h[k] for k in key]).sum()
+        got = h[rule.kind].where(since, 0.0).groupby([h[k] for k in key]).sum()
+        idx = pd.MultiIndex.from_frame(pr[key])
+        missing = np.maximum(float(rule.min_hours) - had.reindex(idx).fillna(0.0).to_numpy(), 0)
+        done = got.reindex(idx).fillna(0.0).to_numpy()
+        out = pr[key + ["to_rank"]].copy()
+        out["rule_id"], out["rule_name"], out["kind"] = rule.rule_id, rule.name, rule.kind
+        out["missing"] = np.round(missing, 1)
+        out["done"] = np.round(done, 1)
+        out["remaining"] = np.round(np.maximum(missing - done, 0.0), 1)
+        out["due_on"] = pr["promoted_on"] + pd.DateOffset(months=int(rule.after_promotion_months))
+        out["status"] = np.where(
+            out["remaining"] <= 0, "met", np.where(out["due_on"] < at, "overdue", "open")
+        )
+        frames.append(out[out["missing"] > 0])
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def mandatory_courses(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """Whether each course is compulsory (必修), indexed by course_id.
+
+    A course is compulsory when ``courses.mandatory`` says so, or when most of its enrolments
+    have the source ``mandatory`` (an export that flags enrolments but not courses).
+    """
+    courses = tables["courses"]
+    flag = courses.set_index("course_id")["mandatory"] if "mandatory" in courses else None
+    flag = (
+        pd.Series(False, index=courses["course_id"])
+        if flag is None
+        else flag.astype("boolean").fillna(False).astype(bool)
+    )
+    e = tables["enrollments"]
+    if len(e):
+        share = (e["source"] == "mandatory").groupby(e["course_id"]).mean()
+        flag |= share.reindex(flag.index).fillna(0.0) > 0.5
+    return flag
+
+
+def mandatory_due(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFrame:
+    """The compulsory courses each cadre in service still has to complete this year.
+
+    This year's package is the compulsory courses published in the calendar year of ``at`` (and
+    not after ``at``); a course counts as done when the cadre completed it (any enrolment with a
+    completion date before ``at``) or a re-issue of it.
+
+    Returns
+    -------
+    DataFrame
+        cadre_id, course_id, published_on, hours, one row per course still due.
+    """
+    from ganxun.features.careers import posts_at
+    from ganxun.features.catalog import near_duplicate_groups
+
+    at = pd.Timestamp(at)
+    courses = tables["courses"].reset_index(drop=True)
+    must = mandatory_courses(tables).reindex(courses["course_id"]).fillna(False).to_numpy()
+    year_start = pd.Timestamp(year=at.year, month=1, day=1)
+    pub = courses["published_on"]
+    package = courses[must & (pub >= year_start) & (pub <= at)]
+    cols = ["cadre_id", "course_id", "published_on", "hours"]
+    now = posts_at(tables, at, cadre_ids)
+    who = now["cadre_id"][now["in_service"]]
+    if package.empty or who.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    group = pd.Series(near_duplicate_groups(courses), index=courses["course_id"])
+    # one entry per course: a re-issue of a course already in the package is the same course
+    package = package[~package["course_id"].map(group).duplicated()]
+    e = tables["enrollments"]
+    done = e[e["completed_on"].notna() & (e["completed_on"] < at) & e["cadre_id"].isin(set(who))]
+    done_pairs = pd.DataFrame(
+        {"cadre_id": done["cadre_id"], "group": done["course_id"].map(group)}
+    ).drop_duplicates()
+    grid = pd.MultiIndex.from_product([who.to_numpy(), package["course_id"].to_numpy()])
+    frame = grid.to_frame(index=False, name=["cadre_id", "course_id"])
+    frame["group"] = frame["course_id"].map(group)
+    frame = frame.merge(done_pairs, on=["cadre_id", "group"], how="left", indicator=True)
+    frame = frame[frame["_merge"] == "left_only"]
+    info = package.set_index("course_id")[["published_on", "hours"]]
+    return frame.join(info, on="course_id").reset_index(drop=True)[cols]
