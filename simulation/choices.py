@@ -162,13 +162,19 @@ class UtilityBase:
         cadres = tables["cadres"].reset_index(drop=True)
         all_ids = np.asarray(truth["cadre_ids"]).astype(str)
         ci = index_of(cadre_ids, all_ids)
-        tab_i = index_of(all_ids, cadres["cadre_id"])
-        rank = index_of(cadres["rank"], RANKS)[tab_i]
-        cat = index_of(cadres["category"], CATEGORIES)[tab_i]
+        # cadres validation set aside are absent from the tables: no group, no enrolments
+        tab_i = pd.Index(cadres["cadre_id"].astype(str)).get_indexer(all_ids)
+        present = tab_i >= 0
+        rank = np.zeros(len(all_ids), np.int64)
+        cat = np.zeros(len(all_ids), np.int64)
+        age = np.full(len(all_ids), np.nan)
+        rank[present] = index_of(cadres["rank"], RANKS)[tab_i[present]]
+        cat[present] = index_of(cadres["category"], CATEGORIES)[tab_i[present]]
         end_year = pd.Timestamp(params["end"]).year
-        age = end_year - pd.to_numeric(cadres["birth_year"]).to_numpy(dtype=float)[tab_i]
+        born = pd.to_numeric(cadres["birth_year"]).to_numpy(dtype=float)
+        age[present] = end_year - born[tab_i[present]]
         group = rank * N_CAT + cat
-        sizes = np.bincount(group, minlength=N_RANK * N_CAT)
+        sizes = np.bincount(group[present], minlength=N_RANK * N_CAT)
 
         pr = tables["post_requirements"]
         target = np.zeros((N_RANK, N_CAT, N_TOPICS))

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -59,7 +60,10 @@ def test_broken_folder_trains_on_the_rest_and_reports(tiny_dir, tmp_path):
     tables["course_ratings"].loc[2, "course_score"] = "7"
     tables["cadres"].loc[3, "unit_id"] = "U9999"
     write_tables(tables, data, "csv")
+    # with the truth present, evaluation must skip what validation set aside (it used to crash)
+    shutil.copytree(tiny_dir / "truth", data / "truth")
     result = train(data, tmp_path / "art", track=False, progress=False)
+    assert "recommend.oracle.ndcg@10" in result.metrics
     problems = pd.read_csv(tmp_path / "art" / "problems.csv")
     named = set(zip(problems["table"], problems["row"], problems["column"], strict=True))
     assert {
