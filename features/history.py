@@ -164,10 +164,36 @@ class CadreHistory:
         )
 
 
-def prepost_gains(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Accuracy on the pre-exam (answered on the class start) and post-exam (on its end).
+#: Answers a total-score exam stands for in a pre/post pair (its weight beside item answers).
+TOTAL_SCORE_ANSWERS = 10
 
-    Only classes that ran both exams count, and only cadres who answered both.
+
+def _exam_phase(phase: pd.Series, answered: pd.Series, start: pd.Series, end: pd.Series):
+    """0 (before the class's teaching) or 1 (after it) per answer; -1 for self-tests.
+
+    The ``phase`` label decides where a source keeps one (pre → 0; post and final → 1);
+    otherwise the date does: on or before the class's midpoint is the pre-exam, after it the
+    post-exam (real exams fall near, not on, the first and last days).
+    """
+    label = phase.astype("object") if phase is not None else pd.Series(None, index=answered.index)
+    mid = start + (end - start) / 2
+    by_date = np.where(answered <= mid, 0, 1)
+    out = np.where(
+        label.eq("pre"),
+        0,
+        np.where(label.isin(["post", "final"]), 1, np.where(label.eq("self"), -1, by_date)),
+    )
+    return out
+
+
+def prepost_gains(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Accuracy before and after each class, per member, from the class's exams.
+
+    A class's exams are the answers (and total scores) that carry its ``class_id``: labelled
+    ``pre`` / ``post`` / ``final`` where the source keeps a phase, else placed by date (see
+    :func:`_exam_phase`). Item answers give the share correct; a total-score exam
+    (``exam_scores``) gives score / max_score, worth :data:`TOTAL_SCORE_ANSWERS` answers. Only
+    cadres with both a pre and a post measure count.
 
     Returns
     -------
@@ -178,27 +204,57 @@ def prepost_gains(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """
     cols = ["class_id", "cadre_id", "start_on", "end_on", "pre", "post", "n_pre", "n_post"]
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in [*cols, "gain", "residual"]})
+    cl = tables["classes"].set_index("class_id")[["start_on", "end_on"]]
+    parts = []
     r = tables["responses"]
     r = r[r["class_id"].notna()]
-    if r.empty:
+    if len(r):
+        r = r.join(cl, on="class_id")
+        phase = _exam_phase(r.get("phase"), r["answered_on"], r["start_on"], r["end_on"])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "class_id": r["class_id"].to_numpy(),
+                    "cadre_id": r["cadre_id"].to_numpy(),
+                    "phase": phase,
+                    "points": r["correct"].to_numpy(float),
+                    "n": np.ones(len(r)),
+                }
+            )
+        )
+    x = tables.get("exam_scores")
+    if x is not None and len(x):
+        x = x[x["class_id"].notna()].join(cl, on="class_id")
+        phase = _exam_phase(x.get("phase"), x["taken_on"], x["start_on"], x["end_on"])
+        share = (x["score"] / x["max_score"]).clip(0.0, 1.0).to_numpy(float)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "class_id": x["class_id"].to_numpy(),
+                    "cadre_id": x["cadre_id"].to_numpy(),
+                    "phase": phase,
+                    "points": share * TOTAL_SCORE_ANSWERS,
+                    "n": np.full(len(x), float(TOTAL_SCORE_ANSWERS)),
+                }
+            )
+        )
+    if not parts:
         return empty
-    cl = tables["classes"].set_index("class_id")[["start_on", "end_on"]]
-    r = r.join(cl, on="class_id")
-    phase = np.where(
-        r["answered_on"].eq(r["start_on"]), 0, np.where(r["answered_on"].eq(r["end_on"]), 1, -1)
-    )
-    r = r.assign(phase=phase)
-    r = r[r["phase"] >= 0]
-    g = r.groupby(["class_id", "cadre_id", "phase"])["correct"].agg(["mean", "size"]).unstack()
-    if g.empty or ("mean", 1) not in g or ("mean", 0) not in g:
+    a = pd.concat(parts, ignore_index=True)
+    a = a[a["phase"] >= 0]
+    g = a.groupby(["class_id", "cadre_id", "phase"])[["points", "n"]].sum().unstack()
+    if g.empty or ("n", 1) not in g or ("n", 0) not in g:
         return empty
     g = g.dropna()
+    g = g[(g[("n", 0)] > 0) & (g[("n", 1)] > 0)]
+    if g.empty:
+        return empty
     out = pd.DataFrame(
         {
-            "pre": g[("mean", 0)].to_numpy(float),
-            "post": g[("mean", 1)].to_numpy(float),
-            "n_pre": g[("size", 0)].to_numpy(float),
-            "n_post": g[("size", 1)].to_numpy(float),
+            "pre": (g[("points", 0)] / g[("n", 0)]).to_numpy(float),
+            "post": (g[("points", 1)] / g[("n", 1)]).to_numpy(float),
+            "n_pre": g[("n", 0)].to_numpy(float),
+            "n_post": g[("n", 1)].to_numpy(float),
         },
         index=g.index,
     ).reset_index()

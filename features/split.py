@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ganxun.features.careers import posts_as_of
+
 #: Event tables and the date column that places each row in time.
 EVENT_DATES: dict[str, str] = {
     "enrollments": "enrolled_on",
     "responses": "answered_on",
     "course_ratings": "rated_on",
     "staff_ratings": "rated_on",
+    "exam_scores": "taken_on",
 }
 
 
@@ -26,8 +29,12 @@ def default_split_date(tables: dict[str, pd.DataFrame], test_months: int = 6) ->
 
 
 def before(tables: dict[str, pd.DataFrame], split: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """The tables as they stood just before ``split``: events and courses dated earlier only."""
-    out = dict(tables)
+    """The tables as they stood just before ``split``: events and courses dated earlier only.
+
+    With a post history, cadres show the post they held then, and cadres hired later are left
+    out (:func:`ganxun.features.careers.posts_as_of`).
+    """
+    out = posts_as_of(dict(tables), split)
     for t, c in EVENT_DATES.items():
         if t in out:
             out[t] = out[t][out[t][c] < split]

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ganxun.features.split import after
 from ganxun.models.popularity import PeerPopularity
@@ -166,8 +167,11 @@ def evaluate_recommender(
     months of the window (see :func:`_oracle_lists`).
     """
     cat, rec = fitted.catalog, fitted.recommender
+    mandatory = cat.course_info.get("mandatory", pd.Series(False, index=cat.course_info.index))
+    mandatory = mandatory.to_numpy(bool)
     e = future["enrollments"]
     e = e[e["source"] == "self"]
+    e = e[~e["course_id"].isin(set(cat.courses.ids_[mandatory]))]  # compulsory is never a hit
     ci, ki = cat.cadres.index(e["cadre_id"]), cat.courses.index(e["course_id"])
     ok = (ci >= 0) & (ki >= 0)
     pairs = pd.DataFrame({"c": ci[ok], "k": ki[ok]}).drop_duplicates()
@@ -178,22 +182,74 @@ def evaluate_recommender(
     users = relevant.index.to_numpy()
     out: dict[str, float] = {}
     exclude = expand_to_groups(rec.seen[users], cat.course_groups)
-    lists = {"model": rec.model.recommend(users, rec.seen[users], N=k, exclude=exclude)[0]}
-    lists["peer_popularity"] = rec.peer.recommend(users, exclude, N=k)[0]
+    # every list leaves out compulsory courses (the service shows them apart, as due)
+    blocked = sp.csr_matrix(exclude + sp.csr_matrix(np.tile(mandatory, (len(users), 1))))
+    lists = {
+        "model": rec.model.recommend(
+            users, rec.seen[users], N=k, exclude=exclude, allowed=~mandatory
+        )[0]
+    }
+    lists["peer_popularity"] = rec.peer.recommend(users, blocked, N=k)[0]
     glob = PeerPopularity(global_weight=0.0).fit(rec.seen, np.zeros(rec.seen.shape[0], int))
-    lists["popularity"] = glob.recommend(users, exclude, N=k)[0]
+    lists["popularity"] = glob.recommend(users, blocked, N=k)[0]
     als = rec.model.retrievers_["als"]
-    lists["als"] = top_k(als.score(users, rec.seen[users]), k, exclude)[0]
+    lists["als"] = top_k(als.score(users, rec.seen[users]), k, blocked)[0]
     if truth is not None and "cadre_prefs" in truth:
-        lists["oracle"] = _oracle_lists(fitted, tables_at_split, truth, users, exclude, k, future)
+        lists["oracle"] = _oracle_lists(fitted, tables_at_split, truth, users, blocked, k, future)
     for model, ids in lists.items():
         for name, m in ranking_metrics(ids, list(relevant), k).items():
             out[f"recommend.{model}.{name}"] = m
         out[f"recommend.{model}.repeats_in_top_k"] = count_listed(ids, exclude)
+        out[f"recommend.{model}.mandatory_in_top_k"] = int(mandatory[ids[ids >= 0]].sum())
         if model in ("model", "als"):
             out.update(_by_rank(model, ids, relevant, cat.cadre_info["rank"].to_numpy()[users], k))
         if truth is not None and "mastery" in truth:
             out[f"recommend.{model}.true_gap_share"] = _true_gap_share(fitted, truth, users, ids)
+    if tables_at_split is not None:
+        out.update(_all_enrolments(fitted, future, tables_at_split, glob, k))
+    return out
+
+
+def _all_enrolments(fitted, future, tables, popularity, k: int) -> dict[str, float]:
+    """nDCG@k on *every* future enrolment (compulsory, called, chosen), as the service shows it.
+
+    The service lists the compulsory courses still due first, then its recommendations; the
+    baseline lists the same due courses first, then the most popular courses. Relevant: every
+    course a cadre enrolled in after the split (any source) that they had not taken before.
+    """
+    from ganxun.features.obligations import mandatory_due
+
+    cat, rec = fitted.catalog, fitted.recommender
+    e = future["enrollments"]
+    ci, ki = cat.cadres.index(e["cadre_id"]), cat.courses.index(e["course_id"])
+    ok = (ci >= 0) & (ki >= 0)
+    pairs = pd.DataFrame({"c": ci[ok], "k": ki[ok]}).drop_duplicates()
+    pairs = pairs[np.asarray(rec.seen[pairs["c"].to_numpy(), pairs["k"].to_numpy()]).ravel() == 0]
+    relevant = pairs.groupby("c")["k"].agg(set)
+    if len(relevant) > 5000:
+        relevant = relevant.sample(5000, random_state=0).sort_index()
+    users = relevant.index.to_numpy()
+    due = mandatory_due(tables, fitted.asof, cat.cadres.ids_[users])
+    due = due.sort_values(["cadre_id", "published_on"], kind="stable")
+    due_idx = due.assign(k=cat.courses.index(due["course_id"]))
+    due_lists = due_idx[due_idx["k"] >= 0].groupby("cadre_id")["k"].agg(list)
+    exclude = expand_to_groups(rec.seen[users], cat.course_groups)
+    mandatory = cat.course_info["mandatory"].to_numpy(bool)
+    tails = {
+        "model": rec.model.recommend(
+            users, rec.seen[users], N=k, exclude=exclude, allowed=~mandatory
+        )[0],
+        "compulsory_then_popularity": popularity.recommend(users, exclude, N=k)[0],
+    }
+    out = {}
+    for name, tail in tails.items():
+        ids = np.full((len(users), k), -1, np.int64)
+        for row, u in enumerate(users):
+            first = due_lists.get(cat.cadres.ids_[u], [])[:k]
+            merged = (first + [j for j in tail[row] if j >= 0 and j not in first])[:k]
+            ids[row, : len(merged)] = merged
+        for metric, value in ranking_metrics(ids, list(relevant), k).items():
+            out[f"recommend.all_enrolments.{name}.{metric}"] = value
     return out
 
 

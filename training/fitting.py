@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ganxun.features.careers import posts_at
 from ganxun.features.catalog import near_duplicate_groups, post_targets, segment_of
 from ganxun.features.cohorts import ReserveMatrix
 from ganxun.features.contracts import CATEGORIES, MODES, RANKS
@@ -19,6 +20,8 @@ from ganxun.features.exposure import (
     topic_answer_counts,
     topic_hours_at,
 )
+from ganxun.features.obligations import mandatory_courses
+from ganxun.features.split import latest_event
 from ganxun.features.vocab import Vocabulary
 from ganxun.models.choice_model import ChoiceFactors, ChoiceRetriever, fit_choice_factors
 from ganxun.models.course_sources import (
@@ -172,8 +175,12 @@ class DefaultListArrays:
 GAP_MONOTONE = {"gap_match": 1, "gap_top_topic": 1, "gap_z": 1, "gap_rank": -1}
 
 
-def build_catalog(tables: dict[str, pd.DataFrame]) -> Catalog:
-    """Vocabularies and static matrices from the clean tables (courses as given)."""
+def build_catalog(tables: dict[str, pd.DataFrame], asof: pd.Timestamp | None = None) -> Catalog:
+    """Vocabularies and static matrices from the clean tables (courses as given).
+
+    ``cadre_info.in_service`` says who held a post at ``asof`` (default: the newest event);
+    ``course_info.mandatory`` marks compulsory courses (never recommended: they are due).
+    """
     cadres = tables["cadres"].reset_index(drop=True)
     courses = tables["courses"].reset_index(drop=True)
     topics_df = tables["topics"].reset_index(drop=True)
@@ -184,8 +191,11 @@ def build_catalog(tables: dict[str, pd.DataFrame]) -> Catalog:
     main_topic = np.asarray(ctm.argmax(axis=1)).ravel()
     info = courses[["course_id", "title", "mode", "hours", "level", "published_on"]].copy()
     info["main_topic"] = topics.lookup(main_topic)
+    info["mandatory"] = mandatory_courses(tables).reindex(courses["course_id"]).to_numpy(bool)
     cadre_info = cadres[["cadre_id", "unit_id", "rank", "category"]].copy()
     cadre_info["segment"] = segment_of(cadres["rank"], cadres["category"])
+    when = latest_event(tables) + pd.Timedelta(days=1) if asof is None else asof
+    cadre_info["in_service"] = posts_at(tables, when)["in_service"].to_numpy(bool)
     units = tables["units"].reset_index(drop=True)
     unit_vocab = Vocabulary(units["unit_id"])
     return Catalog(
@@ -538,12 +548,16 @@ def fit_recommender(
     on everything as a reference (the "ALS alone" baseline), not used by the ranker.
     """
     rc = config.recommender
-    e = tables["enrollments"]
-    e = e[e["enrolled_on"] < asof]
-    seen = interaction_matrix(e, cat.cadres, cat.courses)
+    e_all = tables["enrollments"]
+    e_all = e_all[e_all["enrolled_on"] < asof]
+    seen = interaction_matrix(e_all, cat.cadres, cat.courses)
+    # compulsory enrolments say nothing of taste: the retrievers and labels never see them
+    e = e_all[e_all["source"] != "mandatory"]
+    choices = interaction_matrix(e, cat.cadres, cat.courses)
+    mandatory = cat.course_info["mandatory"].to_numpy(bool)
     segments = np.maximum(cat.cadre_info["segment"].to_numpy(), 0)
     ranks = segments // len(CATEGORIES)
-    peer = PeerPopularity(global_weight=rc.global_weight).fit(seen, segments)
+    peer = PeerPopularity(global_weight=rc.global_weight).fit(choices, segments)
     info = cat.course_info
 
     # ranker labels: self-chosen courses of the last label_months, not taken before them
@@ -556,7 +570,7 @@ def fit_recommender(
     chosen.eliminate_zeros()
     if chosen.nnz:
         label_split = (history, chosen)
-        label_allowed = (info["published_on"] < cutoff).to_numpy()
+        label_allowed = (info["published_on"] < cutoff).to_numpy() & ~mandatory
     else:  # no self-chosen course in the window (a short history): random held-out labels
         cutoff, label_split, label_allowed = asof, "random", None
 
@@ -632,7 +646,7 @@ def fit_recommender(
         n_rankers=rc.n_rankers,
         negative_fraction=rc.negative_fraction,
         random_state=config.seed,
-    ).fit(seen, label_split=label_split, label_allowed=label_allowed)
+    ).fit(choices, label_split=label_split, label_allowed=label_allowed)
     return RecommenderState(model=model, peer=peer, seen=seen)
 
 
@@ -648,10 +662,18 @@ def list_length(fitted: Fitted, max_k: int = 100) -> int:
 
 def default_list_rows(fitted: Fitted, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Default lists (ids, scores) of the cadres at ``rows`` (see :class:`DefaultListArrays`)."""
-    rec = fitted.recommender
+    rec, cat = fitted.recommender, fitted.catalog
     seen = sp.csr_matrix(rec.seen[rows])
-    exclude = expand_to_groups(seen, fitted.catalog.course_groups)
-    return rec.model.recommend(rows, user_items=seen, N=n, exclude=exclude)
+    exclude = expand_to_groups(seen, cat.course_groups)
+    return rec.model.recommend(
+        rows, user_items=seen, N=n, exclude=exclude, allowed=recommendable(cat)
+    )
+
+
+def recommendable(cat: Catalog) -> np.ndarray | None:
+    """Courses a recommendation may hold: not compulsory (the package is shown on its own)."""
+    mandatory = cat.course_info.get("mandatory")
+    return None if mandatory is None else ~mandatory.to_numpy(bool)
 
 
 def default_lists(fitted: Fitted, chunk: int = 256) -> DefaultListArrays:
@@ -680,7 +702,7 @@ def fit_all(
     ``planning=False`` skips the matchers and the rollcall ranker (evaluated by their own
     benchmark, not by the training run's time split).
     """
-    cat = build_catalog(tables)
+    cat = build_catalog(tables, asof)
     knowledge = fit_knowledge(tables, cat, asof, config.knowledge)
     quality = fit_quality(tables, cat, asof)
     return Fitted(
