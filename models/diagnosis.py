@@ -61,6 +61,14 @@ class LogisticDiagnosis(BaseEstimator):
     against the penalties on theta). The MAP estimate is found with L-BFGS-B on the sparse,
     vectorised negative log-likelihood and its analytic gradient.
 
+    With ``guessing = c > 0`` the answers follow the three-parameter form with a guessing floor,
+    ``P = c + (1 - c) * sigmoid(a_i * (theta - delta_i))``: a multiple-choice item is answered
+    correctly by chance with probability ``c`` (1 / number of options). The floor is given, not
+    learned: once theta is shrunk, a floor and the shrinkage both flatten the response curve, so
+    the data identify it poorly (fitted freely it collapses towards 0 on simulated 3PL answers);
+    set it from the exam format or choose it on validation answers. The mastery stays
+    ``sigmoid(theta)``: the knowledge, not luck.
+
     Parameters
     ----------
     l2_theta : float
@@ -82,6 +90,8 @@ class LogisticDiagnosis(BaseEstimator):
         Prior precision of ``log a_i`` around zero.
     l2_disc_mean : float
         Precision (per item) pinning the mean of ``log a`` to zero; 0 leaves it free.
+    guessing : float
+        Guessing floor of every item, in [0, 1); 0 is the two-parameter model.
     max_iter : int
         Maximum number of L-BFGS-B iterations.
     tol : float
@@ -101,6 +111,8 @@ class LogisticDiagnosis(BaseEstimator):
         ``delta``: difficulty relative to the item's topics (0 for items never answered).
     item_discrimination_ : ndarray of shape (n_items,)
         ``a`` (1 when ``discrimination=False`` or for items never answered).
+    item_guessing_ : ndarray of shape (n_items,)
+        Guessing floor of each item (``guessing``).
     fisher_ : ndarray of shape (n_users, n_topics)
         Diagonal Fisher information of the answers about each theta cell.
     group_effects_ : list of ndarray of shape (n_groups_j, n_topics)
@@ -124,6 +136,7 @@ class LogisticDiagnosis(BaseEstimator):
         discrimination: bool = True,
         l2_disc: float = 10.0,
         l2_disc_mean: float = 0.0,
+        guessing: float = 0.0,
         max_iter: int = 500,
         tol: float = 1e-8,
     ):
@@ -136,6 +149,7 @@ class LogisticDiagnosis(BaseEstimator):
         self.discrimination = discrimination
         self.l2_disc = l2_disc
         self.l2_disc_mean = l2_disc_mean
+        self.guessing = guessing
         self.max_iter = max_iter
         self.tol = tol
 
@@ -214,6 +228,10 @@ class LogisticDiagnosis(BaseEstimator):
         X, C = self._check_covariates(covariates, len(items), n_users, n_topics)
         n_cov = X.shape[1]
         n_cells, n_seen, disc = len(cells), len(seen_items), bool(self.discrimination)
+        if not 0.0 <= self.guessing < 1.0:
+            raise ValueError(f"guessing must be in [0, 1), got {self.guessing}")
+        guess = self.guessing > 0
+        gamma = float(np.log(self.guessing / (1.0 - self.guessing))) if guess else 0.0
         n_group = int(sum(group_sizes)) * n_topics
         sizes = [n_cells, n_users, n_topics, 1, n_seen, n_group, n_cov]
         offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -272,8 +290,11 @@ class LogisticDiagnosis(BaseEstimator):
             z = design @ x[:n_linear] + prior_term
             a = np.exp(x[n_linear:][item]) if disc else 1.0
             eta = a * z
-            nll = np.dot(w, softplus(eta) - y * eta)
-            e = w * (expit(eta) - y)
+            if guess:
+                nll, e = _floor_terms(eta, y, w, gamma)
+            else:
+                nll = np.dot(w, softplus(eta) - y * eta)
+                e = w * (expit(eta) - y)
             grad = design_t @ (e * a)
             if disc:
                 grad = np.concatenate([grad, np.bincount(item, weights=e * eta, minlength=n_seen)])
@@ -308,6 +329,7 @@ class LogisticDiagnosis(BaseEstimator):
             )
         result.x = result.x * scale
         d, g, m, c, delta, e, beta, alpha = np.split(result.x, offsets[1:])
+        self.item_guessing_ = np.full(n_items, float(self.guessing))
         self.covariate_coef_ = beta
         bounds = np.cumsum([0, *group_sizes]) * n_topics
         self.group_effects_ = [
@@ -338,8 +360,9 @@ class LogisticDiagnosis(BaseEstimator):
         self.n_iter_ = int(result.nit)
         # Diagonal Fisher information of the answers about each theta cell.
         a = self.item_discrimination_[items]
-        p = expit(self._logit(users, items))
-        info = w * a * a * p * (1 - p)
+        info = (
+            w * a * a * _information(expit(self._logit(users, items)), self.item_guessing_[items])
+        )
         self.fisher_ = np.bincount(
             users[rows] * n_topics + topics,
             weights=info[rows] * qw * qw,
@@ -428,7 +451,7 @@ class LogisticDiagnosis(BaseEstimator):
         return a * z
 
     def decision_function(self, users, items) -> np.ndarray:
-        """Logit of the probability of a correct answer for each (user, item) pair.
+        """Logit of the probability of knowing the answer (before any guessing floor).
 
         Parameters
         ----------
@@ -455,9 +478,20 @@ class LogisticDiagnosis(BaseEstimator):
         Returns
         -------
         ndarray of shape (n_pairs,)
-            P(correct) in (0, 1).
+            P(correct) in (0, 1), the guessing floor included.
         """
-        return expit(self.decision_function(users, items))
+        check_fitted(self, "theta_")
+        users, items = check_pairs(users, items, self.n_users_, self.n_items_)
+        s = expit(self._logit(users, items))
+        floor = self._floor(items)
+        return floor + (1.0 - floor) * s
+
+    def _floor(self, items: np.ndarray) -> np.ndarray:
+        """Guessing floor of each item (0 for unknown items and for models without one)."""
+        guess = getattr(self, "item_guessing_", None)
+        if guess is None:
+            return np.zeros(len(items))
+        return np.where(items >= 0, guess[np.maximum(items, 0)], 0.0)
 
     def _user_index(self, users) -> np.ndarray:
         if users is None:
@@ -558,13 +592,18 @@ class LogisticDiagnosis(BaseEstimator):
             z = float(qw @ self.theta_[u, topics])
         else:
             z = self.global_level_ + float(self.user_ability_[u])
-        p = float(expit(a * (z - self.item_difficulty_[i])))
+        s = float(expit(a * (z - self.item_difficulty_[i])))
+        c = float(self._floor(np.array([i]))[0])
+        p = c + (1.0 - c) * s
         if lr is None:
             step = 1.0 / (self.fisher_[u, topics] + self.l2_theta)
         else:
             step = float(lr)
-        self.theta_[u, topics] += step * a * qw * (float(correct) - p)
-        self.fisher_[u, topics] += a * a * qw * qw * p * (1 - p)
+        # d log-likelihood / d logit: (correct - p) without a floor; a correct answer says less
+        # when it may have been a guess
+        score = (1.0 - s) * (1.0 - c) * s / p if correct else -s
+        self.theta_[u, topics] += step * a * qw * score
+        self.fisher_[u, topics] += a * a * qw * qw * float(_information(np.array([s]), c)[0])
         return expit(self.theta_[u])
 
     @staticmethod
@@ -635,3 +674,27 @@ class LogisticDiagnosis(BaseEstimator):
             )
         self.theta_[u] += delta @ coef
         return expit(self.theta_[u])
+
+
+def _floor_terms(eta, y, w, gamma: float):
+    """Negative log-likelihood of answers with a guessing floor, and its gradient in ``eta``.
+
+    ``P = c + (1 - c) * s`` with ``s = sigmoid(eta)`` and ``c = sigmoid(gamma)``; the gradient
+    is already weighted by ``w``.
+    """
+    s = expit(eta)
+    c = float(expit(gamma))
+    log_1mp = -softplus(np.array(gamma)) - softplus(eta)  # log(1 - c) + log(1 - s)
+    log_p = np.logaddexp(-softplus(np.array(-gamma)), -softplus(np.array(gamma)) - softplus(-eta))
+    nll = -np.dot(w, y * log_p + (1.0 - y) * log_1mp)
+    p = np.exp(log_p)
+    e = w * ((1.0 - y) * s - y * (1.0 - c) * s * (1.0 - s) / p)
+    return nll, e
+
+
+def _information(s: np.ndarray, c) -> np.ndarray:
+    """Fisher information of one answer about its logit, with floor ``c``: ``p'^2 / p(1-p)``."""
+    c = np.asarray(c, dtype=float)
+    p = c + (1.0 - c) * s
+    slope = (1.0 - c) * s * (1.0 - s)
+    return slope * slope / np.maximum(p * (1.0 - p), 1e-12)

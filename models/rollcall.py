@@ -38,6 +38,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ganxun.features.careers import posts_at
 from ganxun.features.cohorts import ReserveMatrix, class_hours
 from ganxun.features.contracts import RANKS, TOPICS
 from ganxun.features.history import (
@@ -233,6 +234,7 @@ class RollcallRanker(BaseEstimator):
             if name not in tables:
                 raise ValueError(f"RollcallRanker.fit needs the {name} table")
         self.topics_ = Vocabulary(tables["topics"]["topic_id"])
+        self.asof_ = pd.Timestamp(asof) if asof is not None else _latest(tables)
         gains = prepost_gains(tables)
         history = cadre_history(tables, self.topics_, gains)
         X, y, _ = rollcall_training_rows(tables, self.topics_, history=history, gains=gains)
@@ -248,10 +250,11 @@ class RollcallRanker(BaseEstimator):
                 monotone_constraints_method="advanced",
             ).fit(X, y)
         self.feature_names_in_ = np.asarray(ROLLCALL_FEATURES, dtype=object)
-        self.asof_ = pd.Timestamp(asof) if asof is not None else _latest(tables)
         cad = tables["cadres"].reset_index(drop=True)
         self.cadres_ = Vocabulary(cad["cadre_id"])
         self.cadre_info_ = cad[["cadre_id", "unit_id", "rank", "category"]].reset_index(drop=True)
+        # who holds a post at asof: a cadre who has left is never called
+        self.in_service_ = posts_at(tables, self.asof_)["in_service"].to_numpy(bool)
         self.state_ = history.state(self.cadres_.ids_, to_day(self.asof_))
         rows = reserve.rows(self.cadres_.ids_, self.topics_.ids_)
         col_mean = np.nanmean(np.where(np.isnan(rows), np.nan, rows), axis=0)
@@ -307,7 +310,7 @@ class RollcallRanker(BaseEstimator):
             raise ValueError(f"unknown ranks: {bad}")
         info = self.cadre_info_
         sel = np.ones(len(info), bool) if all_ranks or not ranks else info["rank"].isin(ranks)
-        idx = np.flatnonzero(np.asarray(sel))
+        idx = np.flatnonzero(np.asarray(sel) & getattr(self, "in_service_", True))
         hours = self.typical_hours_ if request.hours is None else float(request.hours)
         gap_cells = np.maximum(0.0, self.targets_[idx] - self.reserve_[idx]) * (w > 0)[None, :]
         gap = gap_cells @ w

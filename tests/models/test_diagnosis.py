@@ -342,3 +342,63 @@ def test_partial_update_steps_from_the_current_prediction(sim, logistic):
         )
     with pytest.raises(ValueError, match="out of range"):
         model.partial_update(4, N_ITEMS, 1)
+
+
+def _with_floor(sim, floor=0.25, seed=1):
+    """The same users and items, but answers a guess gets right with probability ``floor``."""
+    rng = np.random.default_rng(seed)
+    u, i, _ = sim["train"]
+    Q = sim["Q"]
+    Qn = sp.diags(1 / np.asarray(Q.sum(axis=1)).ravel()) @ Q
+    z = np.asarray((Qn[i].multiply(sim["true_theta"][u])).sum(axis=1)).ravel()
+    p = floor + (1 - floor) * expit(z)
+    return u, i, (rng.random(len(p)) < p).astype(int)
+
+
+def test_a_guessing_floor_is_recovered_and_keeps_weak_users_apart(sim):
+    u, i, y = _with_floor(sim)
+    floor = LogisticDiagnosis(guessing=0.25).fit(u, i, y, sim["Q"], N_USERS)
+    plain = LogisticDiagnosis().fit(u, i, y, sim["Q"], N_USERS)
+    assert np.all(floor.item_guessing_ == 0.25)
+    test_u, test_i, _, _ = sim["test"]
+    p_true = 0.25 + 0.75 * sim["test"][3]
+    y_test = (np.random.default_rng(5).random(len(p_true)) < p_true).astype(int)
+    ll = {
+        name: np.mean(np.log(np.where(y_test, q, 1 - q)))
+        for name, q in (
+            ("floor", floor.predict_proba(test_u, test_i)),
+            ("plain", plain.predict_proba(test_u, test_i)),
+        )
+    }
+    assert ll["floor"] > ll["plain"]  # the right form predicts new answers better
+    assert np.all(plain.item_guessing_ == 0)
+    # the floor model reads mastery on the scale of knowing, not of lucky answers
+    truth = sim["true_theta"].ravel()
+    rho_floor = spearmanr(floor.mastery().ravel(), truth)[0]
+    rho_plain = spearmanr(plain.mastery().ravel(), truth)[0]
+    assert rho_floor >= rho_plain - 0.005
+    weak = truth < np.quantile(truth, 0.2)
+    assert floor.mastery().ravel()[weak].mean() < plain.mastery().ravel()[weak].mean()
+    p = floor.predict_proba(u[:500], i[:500])
+    assert (p >= floor.item_guessing_[i[:500]] - 1e-12).all()
+
+
+def test_with_the_floor_a_correct_answer_moves_mastery_less(sim):
+    u, i, y = _with_floor(sim)
+    floor = LogisticDiagnosis(guessing=0.25).fit(u, i, y, sim["Q"], N_USERS)
+    no_floor = clone(floor)
+    no_floor.__dict__.update(
+        {k: np.copy(v) for k, v in floor.__dict__.items() if k.endswith("_") and k != "Q_"}
+    )
+    no_floor.Q_ = floor.Q_
+    no_floor.item_guessing_[:] = 0.0
+    user, item = 7, int(i[0])
+    topics = sim["Q"][item].indices
+    before = floor.mastery()[user, topics]
+    gain_floor = floor.partial_update(user, item, 1, lr=0.5)[topics] - before
+    gain_plain = no_floor.partial_update(user, item, 1, lr=0.5)[topics] - before
+    assert (gain_floor > 0).all() and (gain_floor < gain_plain).all()
+    # a wrong answer says as much with or without a floor
+    loss_floor = floor.partial_update(user, item, 0, lr=0.5)[topics]
+    loss_plain = no_floor.partial_update(user, item, 0, lr=0.5)[topics]
+    assert (loss_floor < before + gain_floor).all() and (loss_plain < before + gain_plain).all()
