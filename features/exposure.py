@@ -8,6 +8,43 @@ import scipy.sparse as sp
 
 from ganxun.features.vocab import Vocabulary
 
+#: Optional column of an enrolments frame: the hours its learning counts for (see
+#: :func:`with_exposure_hours`); without it, exposure is ``hours * progress``.
+EXPOSURE_HOURS = "exposure_hours"
+#: Course modes whose hours are online study.
+ONLINE_MODES: tuple[str, ...] = ("网络", "移动")
+
+
+def with_exposure_hours(
+    enrollments: pd.DataFrame,
+    courses: pd.DataFrame,
+    online_weight: float = 1.0,
+    mandatory_weight: float = 1.0,
+) -> pd.DataFrame:
+    """Enrolments with :data:`EXPOSURE_HOURS`: credited hours weighted by what they teach.
+
+    Credited hours are not learning: a year-end rush of online hours is credited in full and
+    taught little. ``hours * progress`` is weighted by ``online_weight`` for online courses and
+    by ``mandatory_weight`` for compulsory enrolments (both chosen on validation answers, see
+    docs/BENCHMARKS.md); 1 and 1 count every hour alike.
+    """
+    mode = enrollments["course_id"].map(courses.set_index("course_id")["mode"])
+    weight = np.where(mode.isin(ONLINE_MODES).to_numpy(), online_weight, 1.0)
+    weight = weight * np.where(
+        (enrollments["source"] == "mandatory").to_numpy(), mandatory_weight, 1.0
+    )
+    out = enrollments.copy()
+    out[EXPOSURE_HOURS] = (
+        enrollments["hours"].to_numpy(float) * enrollments["progress"].to_numpy(float) * weight
+    )
+    return out
+
+
+def _exposure(enrollments: pd.DataFrame) -> pd.Series:
+    if EXPOSURE_HOURS in enrollments:
+        return enrollments[EXPOSURE_HOURS]
+    return enrollments["hours"] * enrollments["progress"]
+
 
 def course_topic_matrix(
     course_topics: pd.DataFrame, courses: Vocabulary, topics: Vocabulary
@@ -36,6 +73,8 @@ def decayed_topic_hours(
 ) -> np.ndarray:
     """Training hours per cadre × topic, weighted by progress and halved every ``half_life_days``.
 
+    The hours are :data:`EXPOSURE_HOURS` when the frame has them.
+
     Only enrollments that started before ``asof`` count; the age is measured from the completion
     date when there is one, else from the enrolment date.
     """
@@ -44,7 +83,7 @@ def decayed_topic_hours(
     ok = (ci >= 0) & (ki >= 0)
     when = e["completed_on"].fillna(e["enrolled_on"]).clip(upper=asof)
     age = (asof - when).dt.days.to_numpy(float)
-    w = e["hours"].to_numpy(float) * e["progress"].to_numpy(float) * 0.5 ** (age / half_life_days)
+    w = _exposure(e).to_numpy(float) * 0.5 ** (age / half_life_days)
     per_course = sp.csr_matrix((w[ok], (ci[ok], ki[ok])), shape=(len(cadres), len(courses)))
     return np.asarray((per_course @ course_topics).todense())
 
@@ -123,7 +162,7 @@ def topic_hours_at(
     ok = (ci >= 0) & (ki >= 0)
     when = enrollments["completed_on"].fillna(enrollments["enrolled_on"])
     day = when.to_numpy("datetime64[D]").astype(np.int64)[ok]
-    hours = (enrollments["hours"] * enrollments["progress"]).to_numpy(float)[ok]
+    hours = _exposure(enrollments).to_numpy(float)[ok]
     ci, ki = ci[ok].astype(np.int64), ki[ok]
     if len(day) == 0:
         return out
@@ -142,3 +181,64 @@ def topic_hours_at(
     start = np.searchsorted(key, users * span, side="left")  # the cadre's first training
     out = running[end] - running[start]
     return out * 0.5 ** ((at - ref) / half_life_days)[:, None]
+
+
+def total_score_answers(
+    exam_scores: pd.DataFrame | None,
+    class_topics: pd.DataFrame,
+    topics: Vocabulary,
+    n_answers: float,
+) -> tuple[pd.DataFrame, sp.csr_matrix]:
+    """Exams kept only as totals, as weighted answers to one pseudo-item per exam and topic set.
+
+    A score ``s`` out of ``m`` is ``n_answers * s / m`` correct and ``n_answers * (1 - s / m)``
+    wrong answers to the exam's pseudo-item (a binomial likelihood: the cadres who sat the same
+    exam share its difficulty). The pseudo-item tests the row's ``topic_id``, else the topics
+    of its class (``class_topics``); a row with neither cannot be placed and is left out.
+
+    Returns
+    -------
+    answers : DataFrame
+        cadre_id, item (0-based pseudo-item), answered_on, correct (0/1), weight.
+    topics_of_items : csr_matrix of shape (n_pseudo_items, n_topics)
+        Incidence of each pseudo-item's topics.
+    """
+    cols = ["cadre_id", "item", "answered_on", "correct", "weight"]
+    empty = pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    if exam_scores is None or exam_scores.empty:
+        return empty, sp.csr_matrix((0, len(topics)))
+    x = exam_scores.reset_index(drop=True)
+    own = x["topic_id"].notna()
+    by_class = (
+        class_topics[class_topics["weight"] > 0]
+        .groupby("class_id")["topic_id"]
+        .agg(lambda t: "|".join(sorted(t)))
+    )
+    topic_key = x["topic_id"].where(own, x["class_id"].map(by_class))
+    x = x[topic_key.notna()].assign(topic_key=topic_key[topic_key.notna()])
+    if x.empty:
+        return empty, sp.csr_matrix((0, len(topics)))
+    codes, keys = pd.factorize(x["exam_id"].astype(str) + "#" + x["topic_key"])
+    rows, cols_ = [], []
+    for j, key in enumerate(keys):
+        for t in key.split("#", 1)[1].split("|"):
+            k = topics.one(t)
+            if k >= 0:
+                rows.append(j)
+                cols_.append(k)
+    q = sp.csr_matrix((np.ones(len(rows)), (rows, cols_)), shape=(len(keys), len(topics)))
+    q.data[:] = 1.0
+    share = (x["score"] / x["max_score"]).clip(0.0, 1.0).to_numpy(float)
+    base = {
+        "cadre_id": x["cadre_id"].to_numpy(),
+        "item": codes,
+        "answered_on": x["taken_on"].to_numpy(),
+    }
+    answers = pd.concat(
+        [
+            pd.DataFrame({**base, "correct": 1, "weight": n_answers * share}),
+            pd.DataFrame({**base, "correct": 0, "weight": n_answers * (1.0 - share)}),
+        ],
+        ignore_index=True,
+    )
+    return answers[answers["weight"] > 0][cols], q

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from ganxun.features.events import CompletionEvent, Event, ResponseEvent
-from ganxun.training.fitting import Fitted, shift_exposure
+from ganxun.training.fitting import Fitted, exposure_weight, shift_exposure
 
 
 class OnlineOverlay:
@@ -44,9 +44,9 @@ class OnlineOverlay:
                     return False
                 self.taken.setdefault(idx, set()).add(course)
                 old = self.hours.get(idx, k.hours[idx].astype(float))
-                new = (
-                    old + event.hours * event.progress * cat.course_topics[course].toarray().ravel()
-                )
+                weight = float(exposure_weight(k, cat, np.array([course]))[0])
+                added = event.hours * event.progress * weight
+                new = old + added * cat.course_topics[course].toarray().ravel()
                 self.hours[idx] = new
                 shift_exposure(k, idx, old, new)
             elif isinstance(event, ResponseEvent):

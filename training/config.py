@@ -32,6 +32,18 @@ class KnowledgeConfig(BaseModel):
     l2_disc_mean: float = Field(
         100.0, ge=0, description="pins the mean log item discrimination to zero (0 = free)"
     )
+    guessing: float = Field(
+        0.0, ge=0, lt=1, description="guessing floor of exam items (0 = two-parameter model)"
+    )
+    total_score_answers: float = Field(
+        10.0, gt=0, description="answers a total-score exam (exam_scores row) is worth"
+    )
+    online_weight: float = Field(
+        1.0, ge=0, le=1, description="weight of online hours in the exposure (credited ≠ learned)"
+    )
+    mandatory_weight: float = Field(
+        1.0, ge=0, le=1, description="weight of compulsory enrolments' hours in the exposure"
+    )
     max_iter: int = Field(300, ge=10, description="L-BFGS iterations of the diagnosis model")
 
 

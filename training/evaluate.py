@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from ganxun.features.split import after
 from ganxun.models.popularity import PeerPopularity
 from ganxun.models.ranking import count_listed, expand_to_groups, top_k
-from ganxun.training.fitting import Fitted, shift_exposure
+from ganxun.training.fitting import Fitted, exposure_weight, shift_exposure
 from ganxun.training.metrics import auc, ranking_metrics, spearman
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,9 @@ def online_replay_proba(fitted: Fitted, future: dict[str, pd.DataFrame]) -> np.n
     ok = (ec >= 0) & (ek >= 0)
     when = pd.to_datetime(enr["completed_on"].fillna(enr["enrolled_on"]))
     enr_day = when.to_numpy("datetime64[D]")[ok]
+    credited = (pd.to_numeric(enr["hours"]) * pd.to_numeric(enr["progress"])).to_numpy(float)[ok]
     added = cat.course_topics[ek[ok]].multiply(
-        (pd.to_numeric(enr["hours"]) * pd.to_numeric(enr["progress"])).to_numpy(float)[ok][:, None]
+        (credited * exposure_weight(k, cat, ek[ok]))[:, None]
     )
     by_cadre_day = (
         pd.DataFrame(np.asarray(added.todense()))

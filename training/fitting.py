@@ -13,12 +13,15 @@ from ganxun.features.catalog import near_duplicate_groups, post_targets, segment
 from ganxun.features.cohorts import ReserveMatrix
 from ganxun.features.contracts import CATEGORIES, MODES, RANKS
 from ganxun.features.exposure import (
+    ONLINE_MODES,
     course_topic_matrix,
     decayed_topic_hours,
     interaction_matrix,
     item_topic_matrix,
     topic_answer_counts,
     topic_hours_at,
+    total_score_answers,
+    with_exposure_hours,
 )
 from ganxun.features.obligations import mandatory_courses
 from ganxun.features.split import latest_event
@@ -108,6 +111,9 @@ class KnowledgeState:
     total: np.ndarray
     reserve: np.ndarray
     confidence: np.ndarray
+    #: weights of online and compulsory hours in the exposure (see ``with_exposure_hours``)
+    online_weight: float = 1.0
+    mandatory_weight: float = 1.0
 
 
 @dataclass
@@ -299,6 +305,12 @@ def knowledge_groups(cat: Catalog, groupings: list[str] | tuple[str, ...]) -> np
     return np.column_stack(columns) if columns else np.zeros((len(info), 0), dtype=np.int64)
 
 
+def exposure_weight(knowledge: KnowledgeState, cat: Catalog, courses: np.ndarray) -> np.ndarray:
+    """Weight of a completion's hours in the exposure, per course (online ones may count less)."""
+    online = cat.course_info["mode"].isin(ONLINE_MODES).to_numpy()[np.asarray(courses)]
+    return np.where(online, getattr(knowledge, "online_weight", 1.0), 1.0)
+
+
 def shift_exposure(knowledge: KnowledgeState, idx: int, old: np.ndarray, new: np.ndarray) -> None:
     """Move cadre ``idx``'s reserve for a change of their training hours from ``old`` to ``new``.
 
@@ -325,9 +337,15 @@ def fit_knowledge(
     its covariate is the exposure prior (logit) of the decayed training hours before the answer's
     date, and the reserve uses the hours at ``asof``, so training after a cadre's last answer
     still moves the reserve. Cadres share a per-topic effect with their unit, category and rank.
+    Exposure weighs online and compulsory hours by ``kc.online_weight`` / ``kc.mandatory_weight``
+    (credited hours are not learning); exams kept only as totals enter as weighted answers to a
+    pseudo-item per exam (:func:`ganxun.features.exposure.total_score_answers`); with
+    ``kc.guessing`` the answers have a guessing floor.
     """
     e = tables["enrollments"]
-    e = e[e["enrolled_on"] < asof]
+    e = with_exposure_hours(
+        e[e["enrolled_on"] < asof], tables["courses"], kc.online_weight, kc.mandatory_weight
+    )
     hours = decayed_topic_hours(
         e, cat.course_topics, cat.cadres, cat.courses, asof, kc.half_life_days
     )
@@ -340,32 +358,51 @@ def fit_knowledge(
     r = r[r["answered_on"] < asof]
     ui, ii = cat.cadres.index(r["cadre_id"]), cat.items.index(r["item_id"])
     ok = (ui >= 0) & (ii >= 0)
-    ui, ii, r = ui[ok], ii[ok], r[ok]
-    age = (asof - r["answered_on"]).dt.days.to_numpy(float)
+    ui, ii = ui[ok], ii[ok]
+    days, y, weight = r["answered_on"][ok], r["correct"].to_numpy(int)[ok], np.ones(ok.sum())
+    exams = tables.get("exam_scores")
+    if exams is not None and len(exams):
+        totals, pseudo_q = total_score_answers(
+            exams[exams["taken_on"] < asof],
+            tables["class_topics"],
+            cat.topics,
+            kc.total_score_answers,
+        )
+        pu = cat.cadres.index(totals["cadre_id"])
+        keep = pu >= 0
+        ui = np.concatenate([ui, pu[keep]])
+        ii = np.concatenate([ii, len(cat.items) + totals["item"].to_numpy(np.int64)[keep]])
+        days = pd.concat([days, totals["answered_on"][keep]], ignore_index=True)
+        y = np.concatenate([y, totals["correct"].to_numpy(int)[keep]])
+        weight = np.concatenate([weight, totals["weight"].to_numpy(float)[keep]])
+        item_topics = sp.vstack([cat.item_topics, pseudo_q]).tocsr()
+    else:
+        item_topics = cat.item_topics
+    days = pd.Series(pd.to_datetime(days).to_numpy())
+    age = (asof - days).dt.days.to_numpy(float)
     # the exposure prior when each answer was given, averaged over the item's topics
     then = exposure_logit(
         exposure,
-        topic_hours_at(
-            e, cat.course_topics, cat.cadres, cat.courses, ui, r["answered_on"], kc.half_life_days
-        ),
+        topic_hours_at(e, cat.course_topics, cat.cadres, cat.courses, ui, days, kc.half_life_days),
     )
-    item_topics = cat.item_topics[ii]
-    n_topics = np.maximum(np.asarray(item_topics.sum(axis=1)).ravel(), 1.0)
-    then = np.asarray(item_topics.multiply(then).sum(axis=1)).ravel() / n_topics
+    answered_topics = item_topics[ii]
+    n_topics = np.maximum(np.asarray(answered_topics.sum(axis=1)).ravel(), 1.0)
+    then = np.asarray(answered_topics.multiply(then).sum(axis=1)).ravel() / n_topics
     model = LogisticDiagnosis(
         l2_theta=kc.l2_theta,
         l2_item=kc.l2_item,
         l2_group=kc.l2_group,
         l2_disc_mean=kc.l2_disc_mean,
+        guessing=kc.guessing,
         max_iter=kc.max_iter,
     )
     model.fit(
         ui,
         ii,
-        r["correct"].to_numpy(int),
-        cat.item_topics,
+        y,
+        item_topics,
         n_users=len(cat.cadres),
-        sample_weight=0.5 ** (age / kc.response_half_life_days),
+        sample_weight=weight * 0.5 ** (age / kc.response_half_life_days),
         user_groups=knowledge_groups(cat, kc.groups),
         covariates=(then[:, None], exposure_logit(exposure, hours)[:, :, None]),
         covariate_init=[1.0],
@@ -378,6 +415,8 @@ def fit_knowledge(
         total=total.astype(np.float32),
         reserve=model.mastery().astype(np.float32),
         confidence=model.confidence().astype(np.float32),
+        online_weight=kc.online_weight,
+        mandatory_weight=kc.mandatory_weight,
     )
 
 
@@ -576,7 +615,17 @@ def fit_recommender(
 
     gaps = cadre_gaps(cat, knowledge.reserve)
     fit_gaps = cadre_gaps(
-        cat, _reserve_before(knowledge, e, cat, cutoff, asof, config.knowledge.half_life_days)
+        cat,
+        _reserve_before(
+            knowledge,
+            with_exposure_hours(
+                e_all, tables["courses"], knowledge.online_weight, knowledge.mandatory_weight
+            ),
+            cat,
+            cutoff,
+            asof,
+            config.knowledge.half_life_days,
+        ),
     )
     schedule = _class_schedule(tables, cat)
     cadres = tables["cadres"]
