@@ -318,3 +318,64 @@ def group_folds(keys: pd.Series, n_folds: int, random_state: int) -> np.ndarray:
     codes, uniques = pd.factorize(keys)
     perm = np.random.default_rng(random_state).permutation(len(uniques))
     return perm[codes] % max(1, n_folds)
+
+
+def ridit_scores(raters, scores, prior: float = 5.0, levels=(1, 2, 3, 4, 5)) -> np.ndarray:
+    """Each score as its rank among the rater's own scores (a ridit), on the 1–5 scale.
+
+    Training bases' ratings are inflated (most scores 4 or 5) and capped at 5, and raters use the
+    scale differently. Within-rater ridit scoring, standard for ordinal data, reads a score
+    against the rater's own distribution: ``F(< s) + F(= s) / 2``, where ``F`` is the rater's
+    share of each score smoothed with ``prior`` pseudo-ratings of the population's shares (a
+    rater with few ratings is read through everyone's). The ridit (0–1) is mapped to ``1 + 4 r``
+    so that downstream means keep a 1–5 look. A rater who gives every course 5 says nothing of
+    one course against another, and every score of theirs becomes the same middle value.
+
+    Parameters
+    ----------
+    raters : array-like
+        Rater of each score (any hashable ids).
+    scores : array-like of float
+        Scores on ``levels`` (NaN stays NaN).
+    prior : float
+        Pseudo-ratings of the population distribution added to each rater's.
+    levels : sequence of int
+        The score scale.
+
+    Returns
+    -------
+    ndarray of float
+    """
+    y = np.asarray(scores, dtype=float)
+    out = np.full(len(y), np.nan)
+    ok = np.isfinite(y)
+    if not ok.any():
+        return out
+    lv = np.asarray(levels, dtype=float)
+    level = np.clip(np.searchsorted(lv, y[ok]), 0, len(lv) - 1)
+    codes, _ = pd.factorize(pd.Series(np.asarray(raters, dtype=object)[ok]))
+    counts = np.zeros((codes.max() + 1, len(lv)))
+    np.add.at(counts, (codes, level), 1.0)
+    population = counts.sum(axis=0) / counts.sum()
+    share = (counts + prior * population) / (counts.sum(axis=1, keepdims=True) + prior)
+    below = np.cumsum(share, axis=1) - share
+    ridit = below + share / 2.0
+    out[ok] = 1.0 + 4.0 * ridit[codes, level]
+    return out
+
+
+def rescale_ratings(tables: dict[str, pd.DataFrame], prior: float = 5.0) -> dict[str, pd.DataFrame]:
+    """The tables with every course, teacher and staff score replaced by its within-rater ridit.
+
+    Course, teacher and staff scores are each read against the same rater's scores of that kind
+    (:func:`ridit_scores`). Other tables are returned as they are.
+    """
+    out = dict(tables)
+    cr = tables["course_ratings"].copy()
+    cr["course_score"] = ridit_scores(cr["cadre_id"], cr["course_score"].astype(float), prior)
+    cr["teacher_score"] = ridit_scores(cr["cadre_id"], cr["teacher_score"].astype(float), prior)
+    out["course_ratings"] = cr
+    sr = tables["staff_ratings"].copy()
+    sr["score"] = ridit_scores(sr["cadre_id"], sr["score"].astype(float), prior)
+    out["staff_ratings"] = sr
+    return out

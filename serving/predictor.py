@@ -84,9 +84,20 @@ class Predictor:
         self._course_titles = [str(t) for t in self._titles]
         self._course_topic = [int(t) for t in self._main_topic]
         self._gap_reason = [f"补短板：{n}" for n in self._topic_names]
+        # "评分 4.8" for a well-rated course: corrected quality in the top quarter of confidently
+        # rated courses, shown as the mean score cadres gave it (inflated scales stay readable)
+        shown = getattr(fitted.quality, "course_mean_score", None)
+        shown = self._quality if shown is None else np.where(np.isnan(shown), 0.0, shown)
+        sure = self._quality_confidence > 0.5
+        bar = np.quantile(self._quality[sure], 0.75) if sure.any() else np.inf
         self._rating_reason = [
-            f"评分 {q:.1f}" if c > 0.5 and q >= 3.8 else None
-            for q, c in zip(self._quality.tolist(), self._quality_confidence.tolist(), strict=True)
+            f"评分 {m:.1f}" if c > 0.5 and q >= bar and m > 0 else None
+            for q, c, m in zip(
+                self._quality.tolist(),
+                self._quality_confidence.tolist(),
+                np.asarray(shown, dtype=float).tolist(),
+                strict=True,
+            )
         ]
         self._peer_pick: dict[int, list[bool]] = {}
         n = list_length(fitted, MAX_K)

@@ -98,6 +98,20 @@ class RecommenderConfig(BaseModel):
     ranker_learning_rate: float = Field(0.1, gt=0, description="shrinkage of the ranker's trees")
 
 
+class QualityConfig(BaseModel):
+    """How ratings are read before quality and the matchers use them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating_scale: Literal["raw", "ridit"] = Field(
+        "raw",
+        description="raw scores, or each score's rank among its rater's own (inflated ratings)",
+    )
+    ridit_prior: float = Field(
+        5.0, gt=0, description="population pseudo-ratings added to each rater's distribution"
+    )
+
+
 class TrainConfig(BaseModel):
     """Everything ``ganxun train`` needs besides the data and output locations."""
 
@@ -112,6 +126,7 @@ class TrainConfig(BaseModel):
     )
     knowledge: KnowledgeConfig = KnowledgeConfig()
     recommender: RecommenderConfig = RecommenderConfig()
+    quality: QualityConfig = QualityConfig()
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

@@ -24,6 +24,7 @@ from ganxun.features.exposure import (
     with_exposure_hours,
 )
 from ganxun.features.obligations import mandatory_courses
+from ganxun.features.ratings import rescale_ratings
 from ganxun.features.split import latest_event
 from ganxun.features.vocab import Vocabulary
 from ganxun.models.choice_model import ChoiceFactors, ChoiceRetriever, fit_choice_factors
@@ -52,7 +53,7 @@ from ganxun.models.retrieval import (
     SegmentPopularityRetriever,
 )
 from ganxun.models.rollcall import RollcallRanker
-from ganxun.training.config import KnowledgeConfig, TrainConfig
+from ganxun.training.config import KnowledgeConfig, QualityConfig, TrainConfig
 
 
 @dataclass
@@ -84,6 +85,8 @@ class QualityState:
     course: RatingQuality
     teacher: RatingQuality
     staff: RatingQuality
+    #: mean raw course score per course (NaN when unrated): what a page shows as "评分"
+    course_mean_score: np.ndarray | None = None
 
 
 @dataclass
@@ -238,13 +241,30 @@ def _rating_quality(
     )
 
 
-def fit_quality(tables: dict[str, pd.DataFrame], cat: Catalog, asof: pd.Timestamp) -> QualityState:
-    """Course, teacher and staff quality from ratings before ``asof``."""
+def fit_quality(
+    tables: dict[str, pd.DataFrame],
+    cat: Catalog,
+    asof: pd.Timestamp,
+    qc: QualityConfig | None = None,
+) -> QualityState:
+    """Course, teacher and staff quality from ratings before ``asof``.
+
+    With ``qc.rating_scale == "ridit"`` every score is first read against its rater's own scores
+    (:func:`ganxun.features.ratings.rescale_ratings`: robust to inflated, capped ratings); the
+    mean raw course score is kept for display.
+    """
+    qc = qc or QualityConfig()
+    raw = tables["course_ratings"]
+    raw = raw[raw["rated_on"] < asof]
+    if qc.rating_scale == "ridit":
+        tables = rescale_ratings(tables, qc.ridit_prior)
     cr = tables["course_ratings"]
     cr = cr[cr["rated_on"] < asof]
     sr = tables["staff_ratings"]
     sr = sr[sr["rated_on"] < asof]
+    mean_score = raw.groupby("course_id")["course_score"].mean().astype(float)
     return QualityState(
+        course_mean_score=mean_score.reindex(cat.courses.ids_).to_numpy(float),
         course=_rating_quality(
             cr["cadre_id"], cr["course_id"], cr["course_score"], cat.cadres, cat.courses
         ),
@@ -753,7 +773,7 @@ def fit_all(
     """
     cat = build_catalog(tables, asof)
     knowledge = fit_knowledge(tables, cat, asof, config.knowledge)
-    quality = fit_quality(tables, cat, asof)
+    quality = fit_quality(tables, cat, asof, config.quality)
     return Fitted(
         asof=asof,
         catalog=cat,
@@ -761,7 +781,15 @@ def fit_all(
         recommender=fit_recommender(tables, cat, knowledge, quality, asof, config),
         quality=quality,
         layout=build_layout(tables, cat, knowledge.reserve, asof),
-        planning=fit_planning(tables, cat, knowledge.reserve, asof, config.seed)
+        planning=fit_planning(
+            rescale_ratings(tables, config.quality.ridit_prior)
+            if config.quality.rating_scale == "ridit"
+            else tables,
+            cat,
+            knowledge.reserve,
+            asof,
+            config.seed,
+        )
         if planning
         else None,
     )
