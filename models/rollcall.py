@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ganxun.features.careers import posts_at
 from ganxun.features.cohorts import ReserveMatrix, class_hours
-from ganxun.features.contracts import RANKS, TOPICS
+from ganxun.features.contracts import HOUR_KINDS, RANKS, TOPICS
 from ganxun.features.history import (
     ROLLCALL_FEATURES,
     SpeedPrior,
@@ -53,6 +53,7 @@ from ganxun.features.history import (
     speed_prior,
     to_day,
 )
+from ganxun.features.obligations import appointment_training, compliance, hour_kinds
 from ganxun.features.vocab import Vocabulary
 from ganxun.models.matching import Ranked, lgbm_regressor
 from ganxun.models.ranking import top_k
@@ -99,6 +100,9 @@ class ClassRequest:
         The class, when it exists.
     exclude_cadre_ids : tuple of str
         Cadres who may not be called (e.g. already in another class at the time).
+    hour_kinds : tuple of str
+        What the class's hours count toward (:data:`ganxun.features.contracts.HOUR_KINDS`):
+        a rollcall class taught in person is 脱产 and 集中 training.
     """
 
     topic_weights: dict[str, float]
@@ -109,6 +113,7 @@ class ClassRequest:
     hours: float | None = None
     class_id: str | None = None
     exclude_cadre_ids: tuple[str, ...] = field(default_factory=tuple)
+    hour_kinds: tuple[str, ...] = ("脱产", "集中")
 
 
 def request_from_class(tables: dict[str, pd.DataFrame], class_id: str, **changes) -> ClassRequest:
@@ -141,12 +146,24 @@ def request_from_class(tables: dict[str, pd.DataFrame], class_id: str, **changes
         capacity=int(row["capacity"]),
         hours=None if pd.isna(hours) or hours <= 0 else float(hours),
         class_id=class_id,
+        hour_kinds=class_hour_kinds(tables, class_id),
     )
     for k, v in changes.items():
         if not hasattr(req, k):
             raise TypeError(f"ClassRequest has no field {k!r}")
         setattr(req, k, v)
     return req
+
+
+def class_hour_kinds(tables: dict[str, pd.DataFrame], class_id: str) -> tuple[str, ...]:
+    """What an existing class's hours count toward (see :mod:`ganxun.features.obligations`)."""
+    sess = tables["class_sessions"]
+    sess = sess[sess["class_id"] == class_id]
+    if sess.empty:
+        return ("脱产", "集中")
+    e = pd.DataFrame({"class_id": class_id, "course_id": sess["course_id"].to_numpy()})
+    kinds = hour_kinds(tables, e).any(axis=0)
+    return tuple(k for k in HOUR_KINDS if kinds[k])
 
 
 class RollcallRanker(BaseEstimator):
@@ -163,6 +180,10 @@ class RollcallRanker(BaseEstimator):
         Weight of the class-weighted gap (0–1 reserve points) in the benefit.
     load_penalty : float
         Benefit lost per 100 training hours in the last 12 months.
+    obligation_weight : float
+        Benefit of a cadre whose due hours (hour rules and 任职培训 this class counts toward)
+        the class would cover in full; in proportion for part (a policy weight: hour rules are
+        the organisation department's duty, not something the gain data can learn).
     min_training_rows : int
         Below this many pre/post rows the gain model is skipped (gain = the mean gain).
     n_jobs : int
@@ -193,6 +214,7 @@ class RollcallRanker(BaseEstimator):
         use_learning_speed: bool = True,
         gap_weight: float = 0.1,
         load_penalty: float = 0.05,
+        obligation_weight: float = 0.03,
         min_training_rows: int = 50,
         n_jobs: int = 1,
         random_state: int | None = 0,
@@ -205,6 +227,7 @@ class RollcallRanker(BaseEstimator):
         self.use_learning_speed = use_learning_speed
         self.gap_weight = gap_weight
         self.load_penalty = load_penalty
+        self.obligation_weight = obligation_weight
         self.min_training_rows = min_training_rows
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -255,6 +278,9 @@ class RollcallRanker(BaseEstimator):
         self.cadre_info_ = cad[["cadre_id", "unit_id", "rank", "category"]].reset_index(drop=True)
         # who holds a post at asof: a cadre who has left is never called
         self.in_service_ = posts_at(tables, self.asof_)["in_service"].to_numpy(bool)
+        self.due_, self.appointment_, self.rule_names_ = _obligations(
+            tables, self.cadres_, self.asof_
+        )
         self.state_ = history.state(self.cadres_.ids_, to_day(self.asof_))
         rows = reserve.rows(self.cadres_.ids_, self.topics_.ids_)
         col_mean = np.nanmean(np.where(np.isnan(rows), np.nan, rows), axis=0)
@@ -319,7 +345,14 @@ class RollcallRanker(BaseEstimator):
         )
         predicted = self._predict_gain(idx, w, hours) * speed
         recent = self.state_.recent_hours[idx]
-        benefit = predicted + self.gap_weight * gap - self.load_penalty * recent / 100.0
+        due = self._due(idx, request.hour_kinds)
+        covered = np.minimum(due, hours) / max(hours, 1e-9)
+        benefit = (
+            predicted
+            + self.gap_weight * gap
+            - self.load_penalty * recent / 100.0
+            + self.obligation_weight * covered
+        )
         top_topic = np.argmax(gap_cells * w[None, :], axis=1)
         out = info.iloc[idx].reset_index(drop=True).copy()
         out["gap"] = gap
@@ -329,6 +362,7 @@ class RollcallRanker(BaseEstimator):
         out["learning_speed"] = speed
         out["recent_hours"] = recent
         out["rollcall_hours_3y"] = self.state_.rollcall_hours_3y[idx]
+        out["hours_due"] = due
         out["benefit"] = benefit
         eligible = np.ones(len(idx), bool)
         if request.max_recent_hours is not None:
@@ -336,9 +370,43 @@ class RollcallRanker(BaseEstimator):
         if request.exclude_cadre_ids:
             eligible &= ~out["cadre_id"].isin(set(request.exclude_cadre_ids)).to_numpy()
         out["eligible"] = eligible
-        out["reasons"] = self._reasons(out["gap_topic"], out["top_gap"], recent, speed)
+        out["reasons"] = [
+            r + o
+            for r, o in zip(
+                self._reasons(out["gap_topic"], out["top_gap"], recent, speed),
+                self._obligation_reasons(idx, request.hour_kinds),
+                strict=True,
+            )
+        ]
         out = out.drop(columns=["top_gap"])
         return out.sort_values("benefit", ascending=False, kind="stable").reset_index(drop=True)
+
+    def _due(self, idx: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
+        """Hours each cadre still owes that a class of these hour kinds would count toward."""
+        due = getattr(self, "due_", None)
+        if due is None:
+            return np.zeros(len(idx))
+        cols = [k for k in kinds if k in due.columns]
+        rules = due[cols].to_numpy(float)[idx].max(axis=1) if cols else np.zeros(len(idx))
+        appt = self.appointment_
+        owed = appt[cols].to_numpy(float)[idx].max(axis=1) if cols else np.zeros(len(idx))
+        return np.maximum(rules, owed)
+
+    def _obligation_reasons(self, idx: np.ndarray, kinds: tuple[str, ...]) -> list[list[str]]:
+        due = getattr(self, "due_", None)
+        out: list[list[str]] = [[] for _ in idx]
+        if due is None:
+            return out
+        for k in kinds:
+            if k not in due.columns:
+                continue
+            rule_due = due[k].to_numpy(float)[idx]
+            owed = self.appointment_[k].to_numpy(float)[idx]
+            for j in np.flatnonzero(rule_due >= 0.5):
+                out[j].append(f"{self.rule_names_.get(k, k + '学时')}尚缺 {rule_due[j]:.0f}")
+            for j in np.flatnonzero(owed >= 0.5):
+                out[j].append(f"任职培训尚缺 {k} {owed[j]:.0f} 学时")
+        return out
 
     def _predict_gain(self, idx: np.ndarray, w: np.ndarray, hours: float) -> np.ndarray:
         if self.model_ is None or not len(idx):
@@ -440,6 +508,35 @@ class RollcallRanker(BaseEstimator):
             allow_partial=allow_partial,
         )
         return roster, report, cand
+
+
+def _obligations(tables, cadres: Vocabulary, asof) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Hours each cadre owes per hour kind at ``asof``: under the hour rules, and 任职培训.
+
+    Returns two frames in ``cadres`` order with one column per hour kind (0 when nothing is
+    due), and the rule name of each kind (for reasons).
+    """
+    zeros = pd.DataFrame(0.0, index=range(len(cadres)), columns=list(HOUR_KINDS))
+    due, appt, names = zeros.copy(), zeros.copy(), {}
+    standing = compliance(tables, asof)
+    for kind, rows in standing.groupby("kind"):
+        per = rows.groupby("cadre_id")["due"].max()
+        ci = cadres.index(pd.Series(per.index, dtype=object))
+        due.loc[ci[ci >= 0], kind] = per.to_numpy(float)[ci >= 0]
+        names[kind] = _short_rule_name(rows["rule_name"].iloc[0], kind)
+    owed = appointment_training(tables, asof)
+    owed = owed[owed["status"] != "met"]
+    for kind, rows in owed.groupby("kind"):
+        per = rows.groupby("cadre_id")["remaining"].max()
+        ci = cadres.index(pd.Series(per.index, dtype=object))
+        appt.loc[ci[ci >= 0], kind] = per.to_numpy(float)[ci >= 0]
+    return due, appt, names
+
+
+def _short_rule_name(name: str, kind: str) -> str:
+    """A reason's words for a rule: its name without the trailing hours (default names)."""
+    words = str(name).split(" ")[0]
+    return words if kind in words else f"{words}（{kind}）"
 
 
 def _latest(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:

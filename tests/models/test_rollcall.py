@@ -290,3 +290,40 @@ def test_learning_speed_scales_the_gain_and_follows_the_true_learning_rate(tiny_
     assert len(fast) and all(any("高于同班" in r for r in rs) for rs in fast["reasons"])
     lr = tiny_city.truth["cadres"].set_index("cadre_id")["learning_rate"].reindex(seen.index)
     assert seen["learning_speed"].corr(np.log(lr), method="spearman") > 0.15
+
+
+def test_cadres_who_owe_hours_the_class_counts_toward_rank_higher_with_the_reason(early):
+    T, train, reserve, _ = early
+    req = ClassRequest(topic_weights={"TP01": 1.0}, target_ranks=("科员", "副科"), capacity=10)
+    strict = RollcallRanker(random_state=0, obligation_weight=5.0).fit(train, reserve, T)
+    before = strict.candidates(req).set_index("cadre_id")
+    me = before.index[0]
+    assert before.loc[me, "hours_due"] > 0
+    assert any("尚缺" in r for r in before.loc[me, "reasons"])
+    # the cadre completes a 100-hour in-person rollcall class this year: nothing is due any more
+    tables = dict(train)
+    cl = tables["classes"]
+    course = tables["courses"][tables["courses"]["mode"] == "面授"]["course_id"].iloc[0]
+    cid = cl[cl["kind"] == "rollcall"]["class_id"].iloc[0]
+    day = pd.Timestamp(year=T.year, month=1, day=15)
+    extra = pd.DataFrame(
+        {
+            "cadre_id": [me],
+            "course_id": [course],
+            "class_id": [cid],
+            "source": ["rollcall"],
+            "enrolled_on": [day],
+            "completed_on": [day],
+            "progress": [1.0],
+            "hours": [100.0],
+        }
+    )
+    tables["enrollments"] = pd.concat([tables["enrollments"], extra], ignore_index=True)
+    after = RollcallRanker(random_state=0, obligation_weight=5.0).fit(tables, reserve, T)
+    now = after.candidates(req).set_index("cadre_id")
+    assert now.loc[me, "hours_due"] == 0
+    assert not any("尚缺" in r for r in now.loc[me, "reasons"])
+    assert list(now.index).index(me) > 0  # those who still owe hours come first now
+    # an online class counts toward other hours than an in-person one
+    online = after.candidates(ClassRequest(**{**req.__dict__, "hour_kinds": ("网络",)}))
+    assert not online.set_index("cadre_id")["hours_due"].equals(now["hours_due"])
