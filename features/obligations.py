@@ -344,3 +344,136 @@ def mandatory_due(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.Dat
     frame = frame[frame["_merge"] == "left_only"]
     info = package.set_index("course_id")[["published_on", "hours"]]
     return frame.join(info, on="course_id").reset_index(drop=True)[cols]
+
+
+#: Features of a (cadre, rule, date) row of the compliance forecast, in model order.
+FORECAST_FEATURES: tuple[str, ...] = (
+    "share_done",
+    "remaining_need",
+    "elapsed",
+    "pace_ratio",
+    "unit_pace_ratio",
+    "offer_ratio",
+    "last_window_met",
+    "rank_level",
+)
+
+
+def _offered_hours(tables, at, end, kinds_of_class: pd.Series) -> pd.DataFrame:
+    """Hours of classes published by ``at`` and starting in [at, end), per target rank and kind."""
+    from ganxun.features.contracts import class_published_on
+
+    cl = tables["classes"]
+    pub = class_published_on(cl)
+    open_ = (pub <= at) & (cl["start_on"] >= at) & (cl["start_on"] < end)
+    sess = tables["class_sessions"]
+    hours = sess.merge(tables["courses"][["course_id", "hours"]], on="course_id")
+    per_class = hours.groupby("class_id")["hours"].sum()
+    rows = []
+    for cid, ranks in zip(cl["class_id"][open_], cl["target_ranks"][open_], strict=True):
+        h = float(per_class.get(cid, 0.0))
+        for r in ranks or RANKS:
+            for k in kinds_of_class.get(cid, ()):
+                rows.append((r, k, h))
+    frame = pd.DataFrame(rows, columns=["rank", "kind", "hours"])
+    return frame.groupby(["rank", "kind"])["hours"].sum()
+
+
+def _class_kinds(tables) -> pd.Series:
+    """Hour kinds each class counts toward (from its kind and its sessions' modes)."""
+    sess = tables["class_sessions"][["class_id", "course_id"]]
+    if sess.empty:
+        return pd.Series(dtype=object)
+    kinds = hour_kinds(tables, sess)
+    any_kind = kinds.groupby(sess["class_id"]).any()
+    return any_kind.apply(lambda r: tuple(k for k in HOUR_KINDS if r[k]), axis=1)
+
+
+def forecast_rows(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFrame:
+    """Features of the compliance forecast for every cadre and rule standing at ``at``.
+
+    Each row of :func:`compliance` gains :data:`FORECAST_FEATURES`: how much is done and still
+    needed, how much of the window is gone, the cadre's own pace over the last 365 days
+    projected over the rest of the window against what is still needed (``pace_ratio``), the
+    same for their unit's cadres on the rule (``unit_pace_ratio``, a median), the hours of
+    classes already published for the rest of the window that the cadre's rank may attend and
+    that count toward the rule (``offer_ratio``), whether the previous window was met, and the
+    rank level.
+    """
+    from ganxun.features.careers import posts_at
+
+    at = pd.Timestamp(at)
+    base = compliance(tables, at, cadre_ids)
+    if base.empty:
+        return base.assign(**{c: pd.Series(dtype=float) for c in FORECAST_FEATURES})
+    hours = kind_hours(tables)
+    recent = hours[
+        (hours["enrolled_on"] < at) & (hours["enrolled_on"] >= at - pd.Timedelta(days=365))
+    ]
+    post = posts_at(tables, at, base["cadre_id"].unique())
+    unit = base["cadre_id"].map(post.set_index("cadre_id")["unit_id"])
+    rank = base["cadre_id"].map(post.set_index("cadre_id")["rank"])
+    class_kinds = _class_kinds(tables)
+    out = []
+    for (rule_id, kind), rows in base.groupby(["rule_id", "kind"], sort=False):
+        end = rows["window_end"].iloc[0]
+        left_days = max((end - at).days, 0)
+        pace = rows["cadre_id"].map(recent.groupby("cadre_id")[kind].sum()).fillna(0.0)
+        need = np.maximum(rows["due"].to_numpy(float), 1.0)
+        projected = pace.to_numpy(float) * left_days / 365.0
+        r = rows.copy()
+        r["share_done"] = rows["hours"] / np.maximum(rows["required"], 1.0)
+        r["remaining_need"] = rows["due"] / np.maximum(rows["required"], 1.0)
+        r["pace_ratio"] = np.minimum(projected / need, 5.0)
+        r["unit_pace_ratio"] = r["pace_ratio"].groupby(unit[rows.index]).transform("median")
+        offered = _offered_hours(tables, at, end, class_kinds)
+        key = pd.MultiIndex.from_arrays([rank[rows.index], pd.Series(kind, index=rows.index)])
+        r["offer_ratio"] = np.minimum(offered.reindex(key).fillna(0.0).to_numpy() / need, 5.0)
+        start = rows["window_start"].iloc[0]
+        previous = compliance(tables, start, rows["cadre_id"])  # standing at the window's start
+        prev = previous[previous["rule_id"] == rule_id].set_index("cadre_id")["met"]
+        r["last_window_met"] = rows["cadre_id"].map(prev).astype(float)
+        out.append(r)
+    frame = pd.concat(out).sort_index()
+    frame["rank_level"] = rank.map({r: i for i, r in enumerate(RANKS)}).astype(float)
+    return frame.reset_index(drop=True)
+
+
+def forecast_training_rows(
+    tables: dict[str, pd.DataFrame], asof, points=(0.25, 0.5, 0.75)
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows of past windows that ended before ``asof``, with whether each rule was met.
+
+    For every rule window that closed before ``asof``, the standing is taken at several points
+    of the window (``points``: shares of it gone) with :func:`forecast_rows`, and labelled with
+    whether the cadre had the required hours by the window's end.
+    """
+    asof = pd.Timestamp(asof)
+    rules = training_rules(tables)
+    frames, labels = [], []
+    for years in sorted(set(rules["period_years"].astype(int))):
+        start, end = period_window(asof, years)
+        while True:
+            start, end = period_window(start - pd.Timedelta(days=1), years)
+            if start < _first_event(tables):
+                break
+            # the standing at the window's last moment: every hour of the window counted
+            final = compliance(tables, end - pd.Timedelta(seconds=1))
+            final = final[final["rule_id"].isin(rules["rule_id"][rules["period_years"] == years])]
+            met = final.set_index(["cadre_id", "rule_id"])
+            for share in points:
+                at = (start + (end - start) * share).normalize()
+                rows = forecast_rows(tables, at)
+                rows = rows[rows["rule_id"].isin(final["rule_id"])]
+                got = met.reindex(pd.MultiIndex.from_frame(rows[["cadre_id", "rule_id"]]))
+                ok = got["hours"].notna().to_numpy()
+                frames.append(rows[ok])
+                labels.append(got["met"].to_numpy(bool, na_value=False)[ok])
+    if not frames:
+        return forecast_rows(tables, asof).iloc[0:0], np.zeros(0, bool)
+    return pd.concat(frames, ignore_index=True), np.concatenate(labels).astype(bool)
+
+
+def _first_event(tables) -> pd.Timestamp:
+    e = tables["enrollments"]["enrolled_on"]
+    return e.min() if len(e) else pd.Timestamp("today")
