@@ -28,6 +28,16 @@ def _mean_over_item_topics(
     return reserve_sum / np.maximum(n_topics, 1)
 
 
+def smoothed_accuracy(correct: np.ndarray, total: np.ndarray, strength: float = 4.0) -> np.ndarray:
+    """Each cell's share correct, shrunk by ``strength`` answers to the topic's share correct.
+
+    The baseline a knowledge model must beat: what a careful analyst computes from the answers
+    alone (no items' difficulty, no training, no peers).
+    """
+    topic = correct.sum(axis=0) / np.maximum(total.sum(axis=0), 1.0)
+    return (correct + strength * topic[None, :]) / (total + strength)
+
+
 def evaluate_knowledge(
     fitted: Fitted, future: dict[str, pd.DataFrame], truth: dict | None
 ) -> dict[str, float]:
@@ -47,6 +57,10 @@ def evaluate_knowledge(
     out["knowledge.auc_baseline"] = auc(
         y, _mean_over_item_topics(fitted, baseline, ci[keep], ii[keep])
     )
+    accuracy = smoothed_accuracy(k.correct, k.total)
+    out["knowledge.auc_accuracy"] = auc(
+        y, _mean_over_item_topics(fitted, accuracy, ci[keep], ii[keep])
+    )
     out["knowledge.test_responses"] = int(keep.sum())
     # As served: each answer predicted from the model at the split plus every completion and
     # answer dated strictly before its day, applied as online updates (knowledge-tracing protocol).
@@ -58,7 +72,7 @@ def evaluate_knowledge(
     months = pd.DatetimeIndex(truth["months"])
     true_m = _truth_matrix(fitted, truth, int(months.searchsorted(fitted.asof)))
     evidence = k.total > 0
-    for name, reserve in (("", k.reserve), ("_baseline", baseline)):
+    for name, reserve in (("", k.reserve), ("_baseline", baseline), ("_accuracy", accuracy)):
         out[f"knowledge.spearman_evidence{name}"] = spearman(reserve[evidence], true_m[evidence])
         out[f"knowledge.spearman_exposure_only{name}"] = spearman(
             reserve[~evidence], true_m[~evidence]
