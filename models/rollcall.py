@@ -55,6 +55,7 @@ from ganxun.features.history import (
 )
 from ganxun.features.obligations import appointment_training, compliance, hour_kinds
 from ganxun.features.vocab import Vocabulary
+from ganxun.models.equity import fairness_quotas, need_shares
 from ganxun.models.matching import Ranked, lgbm_regressor
 from ganxun.models.ranking import top_k
 
@@ -103,6 +104,9 @@ class ClassRequest:
     hour_kinds : tuple of str
         What the class's hours count toward (:data:`ganxun.features.contracts.HOUR_KINDS`):
         a rollcall class taught in person is 脱产 and 集中 training.
+    fairness_bound : float, optional
+        No unit above this many times its share of the cadres in need of the class topics
+        (:mod:`ganxun.models.equity`).
     """
 
     topic_weights: dict[str, float]
@@ -114,6 +118,7 @@ class ClassRequest:
     class_id: str | None = None
     exclude_cadre_ids: tuple[str, ...] = field(default_factory=tuple)
     hour_kinds: tuple[str, ...] = ("脱产", "集中")
+    fairness_bound: float | None = None
 
 
 def request_from_class(tables: dict[str, pd.DataFrame], class_id: str, **changes) -> ClassRequest:
@@ -506,6 +511,7 @@ class RollcallRanker(BaseEstimator):
             target_ranks=request.target_ranks or None,
             max_recent_hours=request.max_recent_hours,
             allow_partial=allow_partial,
+            fairness_bound=request.fairness_bound,
         )
         return roster, report, cand
 
@@ -575,6 +581,7 @@ def propose_roster(
     max_recent_hours: float | None = None,
     allow_partial: bool = False,
     time_limit: float = 10.0,
+    fairness_bound: float | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """The roster of highest total benefit that keeps every constraint.
 
@@ -601,6 +608,10 @@ def propose_roster(
         report's capacity entry carries ``shortfall``) instead of raising.
     time_limit : float
         Seconds for the solver.
+    fairness_bound : float, optional
+        No unit above this many times its share of need (candidates need a ``gap`` column):
+        enforced as unit quotas (:func:`ganxun.models.equity.fairness_quotas`) on top of the
+        given ones, and reported as the ``fairness`` constraint.
 
     Returns
     -------
@@ -626,6 +637,14 @@ def propose_roster(
     for u, q in quotas.items():
         if isinstance(q, bool) or int(q) != q or q < 0:
             raise ValueError(f"unit quota of {u!r} must be a non-negative integer, got {q!r}")
+    fair: dict[str, int] = {}
+    if fairness_bound is not None:
+        if "gap" not in cand:
+            raise ValueError("a fairness bound needs the candidates' gap column")
+        fair = fairness_quotas(cand, capacity, float(fairness_bound))
+        given = dict(quotas)
+        quotas = {u: min(q, given.get(u, q)) for u, q in fair.items()}
+        quotas.update({u: q for u, q in given.items() if u not in quotas})
     ranks = tuple(target_ranks) if target_ranks else None
     recent = pd.to_numeric(cand["recent_hours"], errors="coerce").fillna(0.0).to_numpy()
     in_rank = cand["rank"].isin(ranks).to_numpy() if ranks else np.ones(len(cand), bool)
@@ -641,9 +660,20 @@ def propose_roster(
     quota_of = np.array([quotas.get(u, np.inf) for u in units], dtype=float)
     eligible = in_rank & in_hours & allowed & (quota_of > 0)
     n_fill = _fillable(units, eligible, quotas)
-    if n_fill == 0:
+    if n_fill == 0 and not (
+        fair and allow_partial is False and (in_rank & in_hours & allowed).any()
+    ):
         raise _why_empty(cand, ranks, in_rank, in_hours, allowed, max_recent_hours, quota_of)
     if n_fill < capacity and not allow_partial:
+        given = {str(u): q for u, q in dict(unit_quotas or {}).items()}
+        base = in_rank & in_hours & allowed & (np.array([given.get(u, 1) for u in units]) > 0)
+        if fair and _fillable(units, base, given) >= capacity:
+            raise InfeasibleRoster(
+                "fairness",
+                f"公平约束（各单位不超过其需求占比的 {fairness_bound:g} 倍）下最多只能调训"
+                f" {n_fill} 人，少于班级容量 {capacity} 人 (the fairness bound allows at most"
+                f" {n_fill} of the {capacity} places)",
+            )
         raise _why_short(capacity, n_fill, int(eligible.sum()), ranks, max_recent_hours, quotas)
     target = min(capacity, n_fill)
     chosen = _solve_roster(
@@ -659,7 +689,37 @@ def propose_roster(
         list(r) + ([f"本单位名额 {used[u]}/{quotas[u]}"] if u in quotas else [])
         for r, u in zip(base, roster["unit_id"].astype(str), strict=True)
     ]
-    report = _report(roster, capacity, ranks, max_recent_hours, quotas, used)
+    report = _report(
+        roster,
+        capacity,
+        ranks,
+        max_recent_hours,
+        {u: q for u, q in quotas.items() if u not in fair or u in dict(unit_quotas or {})},
+        used,
+    )
+    if fairness_bound is not None:
+        shares = need_shares(cand)
+        ratio = {
+            u: (n / len(roster)) / shares[u] if u in shares.index and shares[u] > 0 else None
+            for u, n in used.items()
+        }
+        worst = max((r for r in ratio.values() if r is not None), default=0.0)
+        report.append(
+            {
+                "constraint": "fairness",
+                "limit": float(fairness_bound),
+                "used": round(float(worst), 3),
+                "units": [
+                    {
+                        "unit_id": u,
+                        "seats": int(n),
+                        "max_seats": int(fair.get(u, 0)),
+                        "need_share": round(float(shares.get(u, 0.0)), 4),
+                    }
+                    for u, n in sorted(used.items())
+                ],
+            }
+        )
     return roster, report
 
 
