@@ -138,10 +138,13 @@ def kind_hours(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     out = pd.DataFrame({"cadre_id": e["cadre_id"], "enrolled_on": e["enrolled_on"]})
     for k in HOUR_KINDS:
         out[k] = np.where(kinds[k], hours, 0.0)
-    return out
+    counts = kinds.any(axis=1).to_numpy() & (hours.to_numpy() > 0)
+    return out[counts]
 
 
-def compliance(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFrame:
+def compliance(
+    tables: dict[str, pd.DataFrame], at, cadre_ids=None, hours: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Every cadre's standing on every rule that covers their rank at ``at``.
 
     Parameters
@@ -152,6 +155,8 @@ def compliance(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFr
         The date of the standing (hours dated before it count).
     cadre_ids : array-like of str, optional
         Default: every cadre.
+    hours : DataFrame, optional
+        :func:`kind_hours` of the tables, when the caller has it already.
 
     Returns
     -------
@@ -165,7 +170,7 @@ def compliance(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFr
     at = pd.Timestamp(at)
     now = posts_at(tables, at, cadre_ids)
     now = now[now["in_service"]]
-    hours = kind_hours(tables)
+    hours = kind_hours(tables) if hours is None else hours
     hours = hours[hours["enrolled_on"] < at]
     frames = []
     for rule in training_rules(tables).itertuples(index=False):
@@ -213,7 +218,9 @@ def compliance(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)[cols]
 
 
-def appointment_training(tables: dict[str, pd.DataFrame], at) -> pd.DataFrame:
+def appointment_training(
+    tables: dict[str, pd.DataFrame], at, hours: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """任职培训: promotions whose rule was not met at promotion, with the deadline and progress.
 
     A promotion on ``p`` into the ranks of a rule with ``after_promotion_months`` checks that
@@ -247,7 +254,7 @@ def appointment_training(tables: dict[str, pd.DataFrame], at) -> pd.DataFrame:
     rules = rules[rules["after_promotion_months"].notna()]
     if promo.empty or rules.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    hours = kind_hours(tables)
+    hours = kind_hours(tables) if hours is None else hours
     hours = hours[hours["cadre_id"].isin(set(promo["cadre_id"]))]
     frames = []
     for rule in rules.itertuples(index=False):
@@ -389,7 +396,9 @@ def _class_kinds(tables) -> pd.Series:
     return any_kind.apply(lambda r: tuple(k for k in HOUR_KINDS if r[k]), axis=1)
 
 
-def forecast_rows(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFrame:
+def forecast_rows(
+    tables: dict[str, pd.DataFrame], at, cadre_ids=None, hours: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Features of the compliance forecast for every cadre and rule standing at ``at``.
 
     Each row of :func:`compliance` gains :data:`FORECAST_FEATURES`: how much is done and still
@@ -403,10 +412,10 @@ def forecast_rows(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.Dat
     from ganxun.features.careers import posts_at
 
     at = pd.Timestamp(at)
-    base = compliance(tables, at, cadre_ids)
+    hours = kind_hours(tables) if hours is None else hours
+    base = compliance(tables, at, cadre_ids, hours)
     if base.empty:
         return base.assign(**{c: pd.Series(dtype=float) for c in FORECAST_FEATURES})
-    hours = kind_hours(tables)
     recent = hours[
         (hours["enrolled_on"] < at) & (hours["enrolled_on"] >= at - pd.Timedelta(days=365))
     ]
@@ -430,7 +439,7 @@ def forecast_rows(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.Dat
         key = pd.MultiIndex.from_arrays([rank[rows.index], pd.Series(kind, index=rows.index)])
         r["offer_ratio"] = np.minimum(offered.reindex(key).fillna(0.0).to_numpy() / need, 5.0)
         start = rows["window_start"].iloc[0]
-        previous = compliance(tables, start, rows["cadre_id"])  # standing at the window's start
+        previous = compliance(tables, start, rows["cadre_id"], hours)  # at the window's start
         prev = previous[previous["rule_id"] == rule_id].set_index("cadre_id")["met"]
         r["last_window_met"] = rows["cadre_id"].map(prev).astype(float)
         out.append(r)
@@ -440,16 +449,18 @@ def forecast_rows(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.Dat
 
 
 def forecast_training_rows(
-    tables: dict[str, pd.DataFrame], asof, points=(0.25, 0.5, 0.75)
+    tables: dict[str, pd.DataFrame], asof, points=(0.25, 0.5, 0.75), cadre_ids=None
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows of past windows that ended before ``asof``, with whether each rule was met.
 
     For every rule window that closed before ``asof``, the standing is taken at several points
     of the window (``points``: shares of it gone) with :func:`forecast_rows`, and labelled with
-    whether the cadre had the required hours by the window's end.
+    whether the cadre had the required hours by the window's end. ``cadre_ids`` restricts the
+    rows to some cadres (a sample, at scale).
     """
     asof = pd.Timestamp(asof)
     rules = training_rules(tables)
+    hours = kind_hours(tables)
     frames, labels = [], []
     for years in sorted(set(rules["period_years"].astype(int))):
         start, end = period_window(asof, years)
@@ -458,12 +469,12 @@ def forecast_training_rows(
             if start < _first_event(tables):
                 break
             # the standing at the window's last moment: every hour of the window counted
-            final = compliance(tables, end - pd.Timedelta(seconds=1))
+            final = compliance(tables, end - pd.Timedelta(seconds=1), cadre_ids, hours)
             final = final[final["rule_id"].isin(rules["rule_id"][rules["period_years"] == years])]
             met = final.set_index(["cadre_id", "rule_id"])
             for share in points:
                 at = (start + (end - start) * share).normalize()
-                rows = forecast_rows(tables, at)
+                rows = forecast_rows(tables, at, cadre_ids, hours)
                 rows = rows[rows["rule_id"].isin(final["rule_id"])]
                 got = met.reindex(pd.MultiIndex.from_frame(rows[["cadre_id", "rule_id"]]))
                 ok = got["hours"].notna().to_numpy()

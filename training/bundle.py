@@ -17,7 +17,7 @@ from ganxun.training.fitting import Fitted
 
 PARTS = ("catalog", "knowledge", "recommender", "quality", "layout", "planning")
 #: Parts written only when present (bundles without them still load).
-OPTIONAL_PARTS = ("lists",)
+OPTIONAL_PARTS = ("lists", "compliance")
 
 
 class BundleError(RuntimeError):

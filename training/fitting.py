@@ -23,11 +23,19 @@ from ganxun.features.exposure import (
     total_score_answers,
     with_exposure_hours,
 )
-from ganxun.features.obligations import mandatory_courses
+from ganxun.features.obligations import (
+    appointment_training,
+    forecast_rows,
+    forecast_training_rows,
+    kind_hours,
+    mandatory_courses,
+    mandatory_due,
+)
 from ganxun.features.ratings import rescale_ratings
 from ganxun.features.split import latest_event
 from ganxun.features.vocab import Vocabulary
 from ganxun.models.choice_model import ChoiceFactors, ChoiceRetriever, fit_choice_factors
+from ganxun.models.compliance import ComplianceForecaster, status
 from ganxun.models.course_sources import (
     PAIR_FEATURES,
     ClassSchedule,
@@ -154,6 +162,22 @@ class PlanningState:
 
 
 @dataclass
+class ComplianceState:
+    """Hour rules as of ``asof``: each cadre's standing with its forecast, and what is due.
+
+    ``standing`` holds one row per (cadre in service, rule covering their rank): the
+    :func:`ganxun.features.obligations.compliance` columns, the forecast features, ``p_met``
+    (probability of meeting the rule by the period end) and ``status``; ``appointment`` the open
+    and overdue 任职培训; ``mandatory`` the compulsory courses each cadre still has to complete.
+    """
+
+    forecaster: ComplianceForecaster
+    standing: pd.DataFrame
+    appointment: pd.DataFrame
+    mandatory: pd.DataFrame
+
+
+@dataclass
 class Fitted:
     """Everything a bundle holds: the catalogue and each fitted model, as of ``asof``."""
 
@@ -165,6 +189,7 @@ class Fitted:
     layout: LayoutState
     planning: PlanningState | None = None
     lists: DefaultListArrays | None = None
+    compliance: ComplianceState | None = None
 
 
 @dataclass
@@ -437,6 +462,33 @@ def fit_knowledge(
         confidence=model.confidence().astype(np.float32),
         online_weight=kc.online_weight,
         mandatory_weight=kc.mandatory_weight,
+    )
+
+
+def fit_compliance(
+    tables: dict[str, pd.DataFrame], asof: pd.Timestamp, max_cadres: int = 20_000, seed: int = 0
+) -> ComplianceState:
+    """The hour-rule forecast learned from past periods, and every cadre's standing at ``asof``.
+
+    The forecast learns from at most ``max_cadres`` cadres (a random sample at larger scales:
+    its few coefficients need no more), the standing covers everyone.
+    """
+    ids = tables["cadres"]["cadre_id"]
+    sample = ids.sample(max_cadres, random_state=seed) if len(ids) > max_cadres else None
+    rows, met = forecast_training_rows(tables, asof, cadre_ids=sample)
+    forecaster = ComplianceForecaster().fit(rows, met)
+    hours = kind_hours(tables)
+    standing = forecast_rows(tables, asof, hours=hours)
+    standing["p_met"] = forecaster.predict_proba(standing)
+    standing["status"] = status(
+        standing["p_met"].to_numpy(), standing["due"].to_numpy(), standing["window_end"], asof
+    )
+    keep = [c for c in standing.columns if c not in ("unit_pace_ratio",)]
+    return ComplianceState(
+        forecaster=forecaster,
+        standing=standing[keep].reset_index(drop=True),
+        appointment=appointment_training(tables, asof, hours),
+        mandatory=mandatory_due(tables, asof),
     )
 
 
@@ -776,6 +828,7 @@ def fit_all(
     quality = fit_quality(tables, cat, asof, config.quality)
     return Fitted(
         asof=asof,
+        compliance=fit_compliance(tables, asof, seed=config.seed),
         catalog=cat,
         knowledge=knowledge,
         recommender=fit_recommender(tables, cat, knowledge, quality, asof, config),
