@@ -347,4 +347,73 @@ def evaluate(
     metrics = evaluate_knowledge(fitted, future, truth)
     metrics.update(evaluate_recommender(fitted, future, k, truth, tables))
     metrics.update(evaluate_quality(fitted, truth))
+    metrics.update(evaluate_compliance(tables, fitted.asof))
     return metrics
+
+
+def evaluate_compliance(
+    tables: dict[str, pd.DataFrame], asof: pd.Timestamp, months_out=(6, 3)
+) -> dict[str, float]:
+    """AUC of the hour-rule forecast on the last one-year period that ended before ``asof``.
+
+    The forecaster learns from the periods before that one (as training would have then) and
+    forecasts, ``m`` months before the period's end for each ``m`` in ``months_out`` (6 months
+    out is mid-period for a one-year rule), who will *not* meet the rule; the pace rule alone
+    (:func:`ganxun.models.compliance.pace_only`) is the baseline. Rules already met at the time
+    are left out (they are certain). Also returns the calibration of the forecast in five bins
+    (``compliance.calibration.<bin>.predicted`` / ``.observed``) at the first horizon.
+    """
+    from ganxun.features.obligations import (
+        forecast_rows,
+        forecast_training_rows,
+        kind_hours,
+        period_window,
+    )
+    from ganxun.models.compliance import ComplianceForecaster, pace_only
+
+    start, end = period_window(pd.Timestamp(asof) - pd.DateOffset(years=1), 1)
+    if end > asof:
+        return {}
+    known = before_date(tables, end)
+    hours = kind_hours(known)
+    final = compliance_at_end(known, end, hours)
+    out: dict[str, float] = {}
+    for m in months_out:
+        at = end - pd.DateOffset(months=m)
+        rows, met = forecast_training_rows(before_date(tables, at), at)
+        model = ComplianceForecaster().fit(rows, met)
+        now = forecast_rows(known, at, hours=hours)
+        now = now[(now["due"] > 0) & (now["window_end"] == end)]
+        label = final.reindex(pd.MultiIndex.from_frame(now[["cadre_id", "rule_id"]]))["met"]
+        ok = label.notna().to_numpy()
+        if ok.sum() < 20 or label[ok].nunique() < 2:
+            continue
+        missed = ~label[ok].astype(bool).to_numpy()
+        p = model.predict_proba(now[ok])
+        out[f"compliance.auc_{m}m"] = auc(missed, 1 - p)
+        out[f"compliance.auc_pace_{m}m"] = auc(missed, 1 - pace_only(now[ok]))
+        out[f"compliance.rows_{m}m"] = int(ok.sum())
+        out[f"compliance.missed_share_{m}m"] = float(missed.mean())
+        if m == months_out[0]:
+            bins = np.clip((p * 5).astype(int), 0, 4)
+            for b in range(5):
+                sel = bins == b
+                if sel.any():
+                    out[f"compliance.calibration.{b}.predicted"] = float(p[sel].mean())
+                    out[f"compliance.calibration.{b}.observed"] = float((~missed[sel]).mean())
+    return out
+
+
+def before_date(tables: dict[str, pd.DataFrame], at: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The tables as known just before ``at`` (see :func:`ganxun.features.split.before`)."""
+    from ganxun.features.split import before
+
+    return before(tables, at)
+
+
+def compliance_at_end(tables, end: pd.Timestamp, hours: pd.DataFrame) -> pd.DataFrame:
+    """Each (cadre, rule) standing at the last moment of a period ending at ``end``."""
+    from ganxun.features.obligations import compliance
+
+    final = compliance(tables, end - pd.Timedelta(seconds=1), hours=hours)
+    return final.set_index(["cadre_id", "rule_id"])
