@@ -8,7 +8,8 @@ Realism switches here, each from a stream of its own:
 * ``selective_self_tests``: the monthly self-test rate is higher for cadres with more mastery and
   activity (same mean);
 * ``exam_formats``: some classes have no pre-test; pre-tests fall within a week before to a day
-  after the start, post-tests from a day before the end to ten days after; some classes label
+  after the start, post-tests from a day before the end to ten days after (never on the start or
+  end day itself); some classes label
   their answers pre/post (``final`` without a pre-test), some self-tests are labelled ``self``;
   some classes keep only totals (``exam_scores``, one per exam or per class topic, no answers).
   ``truth["class_effects"]`` keeps per class and topic the members' true mean gain from the
@@ -98,6 +99,12 @@ def p_correct(truth: dict, tables_items: pd.DataFrame, cadre_idx, item_ids, mont
     return p.reshape(c.shape)
 
 
+def _near(rng: np.random.Generator, days: list[int], n: int) -> np.ndarray:
+    """Day offsets in ``[days[0], days[1]]`` other than 0 (near the class day, never on it)."""
+    off = rng.integers(days[0], days[1], n)
+    return off + (off >= 0)
+
+
 class ExamsMixin:
     """Exams of the simulation: self-tests and the exams of rollcall classes."""
 
@@ -124,8 +131,8 @@ class ExamsMixin:
         q = self.p["exam_formats"]
         rng = self.x_rng = np.random.default_rng([self.seed, EXAM_FORMATS_STREAM])
         self.x_pre = rng.random(n) >= q["no_pre_share"]
-        self.x_pre_day = rng.integers(q["pre_days"][0], q["pre_days"][1] + 1, n)
-        self.x_post_day = rng.integers(q["post_days"][0], q["post_days"][1] + 1, n)
+        self.x_pre_day = _near(rng, q["pre_days"], n)
+        self.x_post_day = _near(rng, q["post_days"], n)
         self.x_labelled = rng.random(n) < q["labelled_share"]
         totals = rng.random(n) < q["totals_share"]
         by_topic = rng.random(n) < q["by_topic_share"]
@@ -208,10 +215,12 @@ class ExamsMixin:
         if phase == PRE:
             day = max(self.start_day, self.b_start[c] + self.x_pre_day[c])
         else:
-            day = min(self.end_day, self.b_end[c] + self.x_post_day[c])
-            if self.x_pre[c]:  # never on (or before) the day of the pre-test
-                pre = max(self.start_day, self.b_start[c] + self.x_pre_day[c])
-                day = max(day, pre + 1)
+            end = self.b_end[c]
+            day = min(self.end_day, end + self.x_post_day[c])
+            pre = max(self.start_day, self.b_start[c] + self.x_pre_day[c]) if self.x_pre[c] else 0
+            day = max(day, pre + 1)  # after the pre-test
+            if day == end:  # moved onto the end day: a day later, or earlier if the window ends
+                day = end + 1 if end < self.end_day else max(end - 1, pre + 1)
         label = (FINAL if not self.x_pre[c] else phase) if self.x_labelled[c] else NEVER
         exam = 2 * c + (phase == POST)
         kept = int(self.x_kept[c])

@@ -328,7 +328,7 @@ class ObligationsMixin:
                     "enrolled_on": dates_from_days(e["enrolled"][low]),
                     "source": sources[e["src"][low]],
                     "rush": e["src"][low] == SELF,
-                    "effective_share": e["eff"][low].astype(float),
+                    "effective_share": np.round(e["eff"][low].astype(float), 4),
                 }
             ),
             "cadre_columns": {"diligence": self.diligence},

@@ -184,7 +184,7 @@ REALISM_PARAMS: dict[str, dict] = {
         # 任职培训: a share of rollcall classes are induction classes for the newly promoted, and
         # every promoted cadre not yet called has this log-propensity bonus for 12 months
         "induction_share": 0.15,
-        "induction_boost": 3.0,
+        "induction_boost": 2.0,
         "induction_months": 12,
     },
     "mandatory": {
@@ -228,8 +228,8 @@ REALISM_PARAMS: dict[str, dict] = {
     },
     "exam_formats": {
         "no_pre_share": 0.2,
-        "pre_days": [-7, 1],  # pre-test relative to the class start
-        "post_days": [-1, 10],  # post-test relative to the class end
+        "pre_days": [-7, 1],  # pre-test relative to the class start (never 0)
+        "post_days": [-1, 10],  # post-test relative to the class end (never 0)
         "labelled_share": 0.6,  # classes whose answers carry pre/post (final when no pre-test)
         "self_labelled_share": 0.5,  # self-tests labelled "self"
         "totals_share": 0.25,  # classes that keep exam totals only (exam_scores)
