@@ -65,7 +65,8 @@ class _Cumulative:
         key = groups.astype(np.int64) * _KEY_SPAN + (days.astype(np.int64) + _KEY_SPAN // 2)
         order = np.argsort(key, kind="stable")
         self.key = key[order]
-        vals = np.asarray(values, dtype=float).reshape(len(key), -1)[order]
+        vals = np.asarray(values, dtype=float)
+        vals = (vals[:, None] if vals.ndim == 1 else vals)[order]  # (events, columns), maybe 0
         self.cum = np.vstack([np.zeros((1, vals.shape[1])), np.cumsum(vals, axis=0)])
 
     def before(self, groups: np.ndarray, days: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ DEMO_ARTIFACTS = Path("artifacts")
 DONE_MARK = ".complete"
 
 
-def _generate(scale: str, seed: int, out: Path, fmt: str) -> None:
+def _generate(scale: str, seed: int, out: Path, fmt: str, realism: str = "all") -> None:
     from tqdm.auto import tqdm
 
     from ganxun.simulation import generate
@@ -28,22 +28,33 @@ def _generate(scale: str, seed: int, out: Path, fmt: str) -> None:
         bar.total = total
         bar.update(done - bar.n)
 
-    city = generate(scale, seed, progress=progress)
+    city = generate(scale, seed, progress=progress, realism=realism)
     bar.close()
     out.mkdir(parents=True, exist_ok=True)
     (out / DONE_MARK).unlink(missing_ok=True)
     write_tables(city.tables, out, fmt)
     write_truth(city.truth, out / "truth")
-    (out / DONE_MARK).write_text(f"scale={scale} seed={seed}\n", encoding="utf-8")
+    switches = ",".join(city.truth["params"]["realism"]) or "none"
+    (out / DONE_MARK).write_text(
+        f"scale={scale} seed={seed} realism={switches}\n", encoding="utf-8"
+    )
     rows = ", ".join(f"{n} {len(df):,}" for n, df in city.tables.items() if len(df) >= 1000)
     print(
-        f"wrote the {scale} city (seed {seed}) to {out} in {time.perf_counter() - t0:.1f}s: {rows}"
+        f"wrote the {scale} city (seed {seed}, realism {switches}) to {out} in "
+        f"{time.perf_counter() - t0:.1f}s: {rows}"
     )
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Generate a synthetic city with its hidden truth."""
-    _generate(args.scale, args.seed, Path(args.out), args.format)
+    from ganxun.simulation.realism import resolve_realism
+
+    try:
+        resolve_realism(args.realism)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    _generate(args.scale, args.seed, Path(args.out), args.format, args.realism)
     return 0
 
 
@@ -292,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True, help="folder for the raw tables (truth/ goes inside)")
     g.add_argument("--format", choices=["parquet", "csv", "xlsx"], default="parquet")
+    g.add_argument(
+        "--realism",
+        default="all",
+        metavar="all|none|NAME,NAME",
+        help="the messiness of real records to add: all (default), none, or switch names "
+        "(careers, mandatory, …: ganxun.simulation.REALISM_SWITCHES)",
+    )
     g.set_defaults(func=cmd_generate)
 
     t = sub.add_parser("train", help=cmd_train.__doc__)

@@ -37,11 +37,13 @@ from ganxun.simulation.exams import p_correct
 from ganxun.simulation.learning import expected_gain, teacher_effect
 from ganxun.simulation.params import END_MONTH, N_FACTORS, PARAMS, SCALES, TOPIC_IDS
 from ganxun.simulation.ratings import true_staff_rating, true_teacher_rating
+from ganxun.simulation.realism import REALISM_SWITCHES
 
 __all__ = [
     "END_MONTH",
     "N_FACTORS",
     "PARAMS",
+    "REALISM_SWITCHES",
     "SCALES",
     "TOPIC_IDS",
     "City",

@@ -245,3 +245,28 @@ class CatalogueMixin:
             + self.rng.normal(0.0, 0.7, len(who))
         )
         return int(who[np.argmax(score)])
+
+    def _append_courses(
+        self, pub, topic_w, level, mode, hours, teacher, inst, quality, factors, titles, reissue_of
+    ) -> np.ndarray:
+        """Add courses at the end of the catalogue (after classes are drawn); their indices.
+
+        The realism processes add courses this way (the yearly 必修 package, a renamed re-issue),
+        so the classes and every draw made before them stay as they were.
+        """
+        new = np.arange(self.n_courses, self.n_courses + len(pub))
+        topic_w = np.asarray(topic_w, dtype=float)
+        self.k_pub = np.concatenate([self.k_pub, pub])
+        self.k_k1 = np.concatenate([self.k_k1, np.argmax(topic_w, axis=1)])
+        self.k_w = np.vstack([self.k_w, topic_w])
+        self.k_level = np.concatenate([self.k_level, level])
+        self.k_mode = np.concatenate([self.k_mode, mode])
+        self.k_hours = np.concatenate([self.k_hours, hours])
+        self.k_teacher = np.concatenate([self.k_teacher, teacher])
+        self.k_inst = np.concatenate([self.k_inst, inst])
+        self.k_quality = np.concatenate([self.k_quality, quality])
+        self.k_factors = np.vstack([self.k_factors, factors])
+        self.k_title = [*self.k_title, *titles]
+        self.k_reissue = np.concatenate([self.k_reissue, reissue_of])
+        self.n_courses += len(pub)
+        return new

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ganxun.features.contracts import CATEGORIES, CLASS_KINDS, ENROLL_SOURCES, MODES, RANKS
+from ganxun.simulation.careers import month_groups
 from ganxun.simulation.common import index_of
 from ganxun.simulation.learning import effect_of_rating, gain_rate
 from ganxun.simulation.params import N_CAT, N_MODE, N_RANK, N_TOPICS, NEVER, ROLLCALL
@@ -173,8 +174,14 @@ class UtilityBase:
         end_year = pd.Timestamp(params["end"]).year
         born = pd.to_numeric(cadres["birth_year"]).to_numpy(dtype=float)
         age[present] = end_year - born[tab_i[present]]
-        group = rank * N_CAT + cat
-        sizes = np.bincount(group[present], minlength=N_RANK * N_CAT)
+        group, serving = rank * N_CAT + cat, present.copy()
+        posts = tables.get("cadre_posts")
+        careers = posts is not None and len(posts) > 0
+        if careers:  # posts change: the group and service of the month of ``at``
+            group, serving = month_groups(posts, all_ids, at)
+            serving &= present
+            rank, cat = group // N_CAT, group % N_CAT
+        sizes = np.bincount(group[serving], minlength=N_RANK * N_CAT)
 
         pr = tables["post_requirements"]
         target = np.zeros((N_RANK, N_CAT, N_TOPICS))
@@ -207,7 +214,10 @@ class UtilityBase:
         e_cadre = index_of(enr["cadre_id"][before], all_ids)
         pop = np.bincount(e_course, minlength=n_courses)
         peer = np.zeros((N_RANK * N_CAT, n_courses))
-        np.add.at(peer, (group[e_cadre], e_course), 1.0)
+        e_group = group[e_cadre]
+        if careers:  # peers by the post held in the month of the enrolment
+            e_group = month_groups(posts, all_ids[e_cadre], enr["enrolled_on"][before])[0]
+        np.add.at(peer, (e_group, e_course), 1.0)
 
         x = cadre_side(np.asarray(truth["cadre_prefs"], dtype=float)[ci], gap, age[ci], params)
         y = course_side(factors, topic_w, mode)
@@ -224,7 +234,10 @@ class UtilityBase:
         if len(rows):
             u[rows, cols] = -np.inf
         self.u, self.rank, self.course_ids = u, rank[ci], course_ids
-        self.published = pd.to_datetime(courses["published_on"]).to_numpy()
+        published = pd.to_datetime(courses["published_on"])
+        if "mandatory" in courses.columns:  # 必修 courses are assigned, never offered
+            published = published.mask(courses["mandatory"].fillna(False).astype(bool))
+        self.published = published.to_numpy()
 
 
 def class_bonus(
@@ -338,10 +351,14 @@ class ChoicesMixin:
         p, rng, n_courses = self.p, self.rng, self.n_courses
         ms, me = self.month_start[i], self.month_end[i]
         active = np.flatnonzero(rng.random(self.n) < self.activity)
+        if self.careers:  # in service, and still when the course is completed (≤ 19 days)
+            active = active[self._staying(active, me + 20)]
         n_choice = np.minimum(
             1 + rng.poisson(p["extra_choices_mean"], len(active)), p["max_choices"]
         )
         pub = np.flatnonzero(self.k_pub <= me)
+        if self.mandatory:  # 必修 courses are assigned, never chosen
+            pub = pub[~self.k_mandatory[pub]]
         promoted = self._open_classes(i)
         cadres, courses = self._choose(active, n_choice, pub, promoted)
         clash = np.isin(cadres * n_courses + courses, rollcall_codes)

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from ganxun.simulation.careers import CareersMixin
 from ganxun.simulation.catalogue import CatalogueMixin
 from ganxun.simulation.choices import ChoicesMixin, course_side
 from ganxun.simulation.common import Rows, day_number
 from ganxun.simulation.exams import ExamsMixin
 from ganxun.simulation.learning import apply_rate
-from ganxun.simulation.params import END_MONTH, N_CAT, N_RANK, N_TOPICS, PARAMS, ROLLCALL, SCALES
+from ganxun.simulation.obligations import ObligationsMixin
+from ganxun.simulation.params import (
+    END_MONTH,
+    N_CAT,
+    N_RANK,
+    N_TOPICS,
+    PARAMS,
+    REALISM_PARAMS,
+    ROLLCALL,
+    SCALES,
+)
 from ganxun.simulation.population import PopulationMixin
 from ganxun.simulation.ratings import RatingsMixin
+from ganxun.simulation.realism import resolve_realism
+from ganxun.simulation.records import RecordsMixin
 from ganxun.simulation.rollcall import RollcallMixin
 from ganxun.simulation.tables import TablesMixin
+from ganxun.simulation.traits import TraitsMixin
 from ganxun.simulation.truth import TruthMixin
 
 
@@ -39,7 +54,10 @@ class City:
 
 
 def generate(
-    scale: str = "tiny", seed: int = 0, progress: Callable[[int, int], None] | None = None
+    scale: str = "tiny",
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    realism: bool | str | Iterable[str] = True,
 ) -> City:
     """Generate a synthetic city by simulating it month by month.
 
@@ -52,30 +70,39 @@ def generate(
         Seed of the one random stream; the same seed gives identical tables and truth.
     progress : callable, optional
         Called as ``progress(done_months, total_months)`` after every simulated month.
+    realism : bool, str or iterable of str, default True
+        The messiness of real records to add (:data:`REALISM_SWITCHES`): ``True`` every switch,
+        ``False`` none (the clean city: the same tables and truth as before the switches
+        existed), or the names of the switches to turn on. Recorded in
+        ``truth["params"]["realism"]``, each switch's constants in ``truth["params"][name]``.
 
     Returns
     -------
     City
-        The raw tables (every table of the contract) and the hidden truth.
+        The raw tables (every table of the contract the switches produce) and the hidden truth.
 
     Raises
     ------
     ValueError
-        If ``scale`` is not one of :data:`SCALES`.
+        If ``scale`` is not one of :data:`SCALES`, or a switch is unknown.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}: use one of {', '.join(SCALES)}")
-    sim = _Simulation(scale, int(seed), progress)
+    sim = _Simulation(scale, int(seed), progress, resolve_realism(realism))
     return sim.run()
 
 
 class _Simulation(
     PopulationMixin,
+    TraitsMixin,
     CatalogueMixin,
+    CareersMixin,
+    ObligationsMixin,
     ExamsMixin,
     RollcallMixin,
     ChoicesMixin,
     RatingsMixin,
+    RecordsMixin,
     TablesMixin,
     TruthMixin,
 ):
@@ -85,12 +112,20 @@ class _Simulation(
     choices, ratings); they share this object's state, set up here and in :meth:`run`'s order.
     """
 
-    def __init__(self, scale: str, seed: int, progress: Callable[[int, int], None] | None):
+    def __init__(
+        self,
+        scale: str,
+        seed: int,
+        progress: Callable[[int, int], None] | None,
+        realism: tuple[str, ...] = (),
+    ):
         self.size = SCALES[scale]
-        self.scale, self.seed = scale, seed
+        self.scale, self.seed, self.realism = scale, seed, realism
         self.rng = np.random.default_rng(seed)
         self.progress = progress
         self.p = {k: list(v) if isinstance(v, list) else v for k, v in PARAMS.items()}
+        self.p.update({name: copy.deepcopy(REALISM_PARAMS[name]) for name in realism})
+        self.p["realism"] = list(realism)
         end_month = pd.Period(END_MONTH, "M")
         self.n_months = int(self.size["years"]) * 12
         self.months = pd.period_range(end=end_month, periods=self.n_months, freq="M").to_timestamp()
@@ -119,8 +154,18 @@ class _Simulation(
         self._items()
         self._classes()
         self._publication()
+        # the realism processes, each from a random stream of its own (no-ops when off)
+        self._careers()
+        self._obligations()
+        self._renamed_reissues()
+        self._guessing()
+        self._exam_formats()
+        self._alias_setup()
         self._simulate()
-        return City(self._tables(), self._truth())
+        self._career_finish()
+        self._realism_truth()  # reads the record buffers before the tables free them
+        tables = self._tables()
+        return City(tables, self._truth())
 
     def _simulate(self) -> None:
         p, n, n_courses = self.p, self.n, self.n_courses
@@ -140,13 +185,27 @@ class _Simulation(
         self.y = course_side(self.k_factors, self.k_w, self.k_mode)
         i4, f4 = np.int32, np.float32
         self.enr = Rows(
-            cadre=i4, course=i4, cls=i4, src=np.int8, enrolled=i4, completed=i4, prog=f4, hours=f4
+            {"eff": 1.0},
+            cadre=i4,
+            course=i4,
+            cls=i4,
+            src=np.int8,
+            enrolled=i4,
+            completed=i4,
+            prog=f4,
+            hours=f4,
+            eff=f4,
         )
-        self.resp = Rows(cadre=i4, item=i4, day=i4, correct=np.int8, cls=i4)
+        self.resp = Rows(cadre=i4, item=i4, day=i4, correct=np.int8, cls=i4, phase=np.int8)
         self.crat = Rows(
             cadre=i4, course=i4, cls=i4, teacher=i4, day=i4, score=np.int8, tscore=np.int8
         )
+        self.exam_rows = Rows(
+            cadre=i4, exam=i4, cls=i4, topic=np.int8, score=f4, max=f4, day=i4, phase=np.int8
+        )
         for i in range(self.n_months):
+            self._career_month(i)
+            first_batch = len(self.enr.cols["cadre"])
             self.acc = np.zeros((n, N_TOPICS))
             self._self_tests(i)
             month_codes = [np.zeros(0, np.int64)]
@@ -160,11 +219,15 @@ class _Simulation(
             cadres, courses = self._electives(i, np.concatenate(month_codes))
             cadres = np.concatenate([*month_cadres, cadres])
             courses = np.concatenate([*month_courses, courses])
+            more = self._obligations_month(i, first_batch, cadres * n_courses + courses)
+            cadres, courses = np.concatenate([cadres, more[0]]), np.concatenate([courses, more[1]])
             self.pop += np.bincount(courses, minlength=n_courses)
             np.add.at(self.peer, (self.group[cadres], courses), 1.0)
             m = apply_rate(self.m, self.acc)
             m = self.floor + (m - self.floor) * np.exp(-p["decay"])
-            self.m = np.clip(m, p["m_min"], p["m_max"])
+            m = np.clip(m, p["m_min"], p["m_max"])
+            # out of service (before a hire, after leaving): mastery stays as it was
+            self.m = np.where(self.serving[:, None], m, self.m) if self.careers else m
             self.hist[i + 1] = self.m
             if self.progress is not None:
                 self.progress(i + 1, self.n_months)

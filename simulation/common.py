@@ -74,17 +74,23 @@ def round_weights(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 class Rows:
-    """Typed column buffers appended month by month and concatenated once."""
+    """Typed column buffers appended month by month and concatenated once.
 
-    def __init__(self, **dtypes: type):
+    ``defaults`` gives the value of a column that a batch leaves out.
+    """
+
+    def __init__(self, defaults: dict | None = None, **dtypes: type):
         self.dtypes = dtypes
+        self.defaults = defaults or {}
         self.cols: dict[str, list[np.ndarray]] = {n: [] for n in dtypes}
 
     def add(self, **cols: np.ndarray) -> None:
         """Append one batch of rows (scalars broadcast to the batch size)."""
-        size = max(np.size(v) for v in cols.values())
+        arrays = [np.size(v) for v in cols.values() if np.ndim(v) > 0]
+        size = max(arrays) if arrays else 1
         for name, buf in self.cols.items():
-            col = np.asarray(cols[name]).astype(self.dtypes[name], copy=False)
+            value = cols[name] if name in cols else self.defaults[name]
+            col = np.asarray(value).astype(self.dtypes[name], copy=False)
             buf.append(np.broadcast_to(col, (size,)).copy())
 
     def get(self) -> dict[str, np.ndarray]:

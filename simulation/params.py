@@ -156,3 +156,126 @@ ROLLCALL = CLASS_KINDS.index("rollcall")
 ELECTIVE = CLASS_KINDS.index("elective")
 ONLINE = CLASS_KINDS.index("online")
 NETWORK_SCHOOL = INSTITUTION_KINDS.index("网络学院")
+
+# --- realism switches ----------------------------------------------------------------------------
+
+#: Constants of each realism switch (:data:`ganxun.simulation.realism.REALISM_SWITCHES`), copied
+#: into ``truth["params"][switch]`` for the switches that are on (a city with every switch off has
+#: exactly the parameters of the clean city, plus ``truth["params"]["realism"] == []``).
+REALISM_PARAMS: dict[str, dict] = {
+    "careers": {
+        # yearly promotion hazard from rank r to r + 1 (科员→副科 … 正处→副厅)
+        "promotion_rate": [0.10, 0.08, 0.06, 0.045, 0.03],
+        "promotion_ability": 0.5,  # log-hazard per ability standard deviation
+        "promotion_reserve": 0.8,  # log-hazard of a reserve cadre (with concentrated_rollcall)
+        "min_months_in_rank": 24,
+        "promotion_moves_unit": 0.35,
+        "promotion_moves_category": 0.1,
+        "transfer_rate": 0.03,  # yearly lateral moves (unit and/or category)
+        "transfer_moves_category": 0.35,
+        "min_months_between_moves": 12,
+        "hire_rate": 0.015,  # yearly hires per cadre of the city: young 科员, no records before
+        "hire_max_age": 33,  # age at the end of the window
+        "resign_rate": 0.006,  # yearly
+        "retire_age": 60,
+        "retire_from_age": 52,  # cadres this old (drawn age at the end) may reach 60 in the window
+        "retire_share": 0.6,
+        "merger_at": 0.5,  # the merger date, as a share of the window
+        # 任职培训: a share of rollcall classes are induction classes for the newly promoted, and
+        # every promoted cadre not yet called has this log-propensity bonus for 12 months
+        "induction_share": 0.15,
+        "induction_boost": 2.0,
+        "induction_months": 12,
+    },
+    "mandatory": {
+        "package_courses": [3, 5],  # 必修 online courses published each January
+        "package_core_topics": [0, 1],  # 理想信念, 党性修养 (plus one other topic)
+        "publish_days": [1, 15],  # day of January
+        "network_hours": 50.0,  # local rule: 网络 hours a year, every rank
+        "county_hours": 550.0,  # 县处级: 脱产 hours in 5 years
+        "county_years": 5,
+        "township_hours": 90.0,  # 乡科级 and below: 集中 hours a year
+        "after_promotion_months": 12,
+        # diligence = sigmoid(mean + activity_coef * z(activity) + N(0, sd)): completion chance
+        "diligence_mean": 1.6,
+        "diligence_activity": 0.8,
+        "diligence_sd": 0.8,
+        "study_days": [0, 14],  # days from starting to completing a package course
+        "partial_zero_share": 0.3,  # of non-completers: never opened it (progress 0)
+        "effective_beta": [3.0, 2.5],  # effective learning share of package hours
+        "mandatory_class_share": 0.25,  # other rollcall classes marked 必修 (主体班)
+        # year-end rush: short of network hours on 1 November / 1 December, a cadre rushes with
+        # probability rush_p[month] * diligence and takes online courses to cover the deficit
+        "rush_p": [0.15, 0.4],
+        "rush_cover": [0.5, 1.0],  # share of the deficit covered in November, December
+        "rush_effective": [0.03, 0.2],
+        "rush_max_courses": 6,
+    },
+    "inflated_ratings": {
+        # score = 1 + number of thresholds below the latent score (3 + truth + leniency + noise)
+        "thresholds": [0.7, 1.2, 1.7, 2.7],
+    },
+    "guessing": {
+        # item formats: multiple choice, true/false, open (fill-in): share and guessing floor
+        "format_share": [0.7, 0.15, 0.15],
+        "floor": [[0.15, 0.3], [0.45, 0.55], [0.0, 0.05]],
+    },
+    "selective_self_tests": {
+        # self-test rate ∝ exp(mastery * z(mean logit mastery) + activity * z(activity))
+        "mastery": 0.8,
+        "activity": 0.6,
+        "max_rate": 0.5,
+    },
+    "exam_formats": {
+        "no_pre_share": 0.2,
+        "pre_days": [-7, 1],  # pre-test relative to the class start (never 0)
+        "post_days": [-1, 10],  # post-test relative to the class end (never 0)
+        "labelled_share": 0.6,  # classes whose answers carry pre/post (final when no pre-test)
+        "self_labelled_share": 0.5,  # self-tests labelled "self"
+        "totals_share": 0.25,  # classes that keep exam totals only (exam_scores)
+        "by_topic_share": 0.3,  # of those: one score per class topic
+        "max_score": 100.0,
+    },
+    "concentrated_rollcall": {
+        # 后备干部: chosen by ability and youth; log propensity = shrink * log(drawn propensity)
+        #   + reserve_boost * reserve + ability_boost * ability / ability_sd
+        "reserve_share": 0.1,
+        "reserve_ability": 1.0,
+        "reserve_age": -0.08,  # per year of age
+        "shrink": 0.7,
+        "reserve_boost": 1.8,
+        "ability_boost": 0.5,
+    },
+    "correlated_traits": {
+        # Gaussian-copula correlation of the traits' ranks (marginals unchanged)
+        "traits": ["ability", "learning_rate", "activity", "rollcall_propensity"],
+        "correlation": [
+            [1.0, 0.5, 0.3, 0.4],
+            [0.5, 1.0, 0.3, 0.2],
+            [0.3, 0.3, 1.0, 0.1],
+            [0.4, 0.2, 0.1, 1.0],
+        ],
+    },
+    "dirt": {"duplicate_share": 0.003, "renamed_reissues": 1},
+    "aliases": {
+        # source system -> id prefix; every cadre has an id in each (the cadre id is the 干部信息
+        # 系统's own), and a share of the rows of these tables carries the other system's id
+        "systems": {"lms": "XX", "exam": "KS", "eval": "PJ"},
+        "rows": {
+            "responses": ["exam", 0.4],
+            "exam_scores": ["exam", 0.4],
+            "course_ratings": ["eval", 0.4],
+            "staff_ratings": ["eval", 0.3],
+        },
+    },
+}
+
+#: Seeds of the random streams of the realism processes: ``default_rng([seed, STREAM])``, one per
+#: process, so that switching one on leaves the draws of the others unchanged where it can.
+CAREERS_STREAM = 20_260_601
+TRAITS_STREAM = 20_260_602
+OBLIGATIONS_STREAM = 20_260_603
+EXAM_FORMATS_STREAM = 20_260_604
+GUESSING_STREAM = 20_260_605
+RECORDS_STREAM = 20_260_606
+NO_DAY = 2**40  # "never" as a day number that compares after every date (leave day, hire day)

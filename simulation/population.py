@@ -102,7 +102,11 @@ class PopulationMixin:
             + extreme * rng.choice([-1.0, 1.0], n) * p["leniency_extreme_shift"]
         )
         activity = p["activity"][0] + (p["activity"][1] - p["activity"][0]) * rng.beta(2, 2, n)
-        propensity = rng.lognormal(0.0, p["rollcall_sigma"], n) * self.unit_favour[unit]
+        propensity = rng.lognormal(0.0, p["rollcall_sigma"], n)
+        ability, lr, activity, propensity = self._shape_traits(
+            rank, age, ability, lr, activity, propensity
+        )
+        propensity = propensity * self.unit_favour[unit]
 
         relevant = np.zeros((N_CAT, N_TOPICS))
         for c, ks in enumerate(RELEVANT):

@@ -77,9 +77,16 @@ def true_staff_rating(truth: dict, staff_ids, cohort_rank_level) -> np.ndarray:
 class RatingsMixin:
     """Ratings of the simulation: course, teacher and staff scores."""
 
-    def _course_rating(self, cadres, courses, teachers, expected, days, cls) -> None:
+    def _score(self, latent: np.ndarray) -> np.ndarray:
+        """Scores 1–5 of latent ratings: rounded, or (``inflated_ratings``) an ordinal ceiling."""
+        if "inflated_ratings" in self.realism:
+            cuts = np.asarray(self.p["inflated_ratings"]["thresholds"])
+            return 1 + (np.asarray(latent)[..., None] > cuts).sum(axis=-1)
+        return np.clip(np.rint(latent), 1, 5)
+
+    def _course_rating(self, cadres, courses, teachers, expected, days, cls, rng=None) -> None:
         """Record course (and teacher) scores of completions, from truth, leniency and noise."""
-        p, rng = self.p, self.rng
+        p, rng = self.p, self.rng if rng is None else rng
         sd, lenient = p["rating_noise_sd"], self.leniency[cadres]
         has_t = teachers >= 0
         course = (
@@ -96,8 +103,8 @@ class RatingsMixin:
             cls=cls,
             teacher=teachers,
             day=days,
-            score=np.clip(np.rint(course), 1, 5).astype(np.int64),
-            tscore=np.where(has_t, np.clip(np.rint(teacher), 1, 5), NEVER).astype(np.int64),
+            score=self._score(course).astype(np.int64),
+            tscore=np.where(has_t, self._score(teacher), NEVER).astype(np.int64),
         )
 
     def _teacher_rating(self, teachers, courses, cohort) -> np.ndarray:
@@ -120,10 +127,12 @@ class RatingsMixin:
         expected = rating_curve(self.s_q[s], self.s_pref[s], self.s_sens[s], cohort[c])
         score = expected + self.leniency[cadres] + rng.normal(0.0, p["rating_noise_sd"], len(c))
         rated = rng.random(len(c)) < p["p_rate_staff"]
+        if self.careers:  # rated when the class ends: only by cadres still in service then
+            rated &= self.leave_day[cadres] > self.b_end[c]
         self.srat = {
             "cadre": cadres[rated],
             "cls": c[rated],
             "staff": s[rated],
             "day": self.b_end[c[rated]],
-            "score": np.clip(np.rint(score[rated]), 1, 5).astype(np.int64),
+            "score": self._score(score[rated]).astype(np.int64),
         }

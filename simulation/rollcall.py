@@ -18,13 +18,21 @@ class RollcallMixin:
         start, end = self.b_start[c], self.b_end[c]
         pool = np.concatenate([self.rank_pool[r] for r in np.flatnonzero(self.b_ranks[c])])
         pool = pool[self.busy[pool] < start]
+        if self.careers:  # every exam of the class falls inside the member's service
+            ok = (self.leave_day[pool] > end + 11) & (self.hire_day[pool] < start - 8)
+            due = self._induction_due(pool, start)
+            pool = pool[ok & due] if self.b_induction[c] else pool[ok]
         cap = min(int(self.b_capacity[c]), len(pool))
         if cap == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         # Gumbel-top-k = sampling without replacement in proportion to the propensity
         key = self.log_propensity[pool] + rng.gumbel(size=len(pool))
+        if self.careers:  # 任职培训: the newly promoted are called first
+            key += self.p["careers"]["induction_boost"] * self._induction_due(pool, start)
         members = np.sort(pool[np.argpartition(-key, cap - 1)[:cap]])
         self.busy[members] = end
+        if self.careers:
+            self.induction_called[members] = True
         sl = slice(self.sess_ptr[c], self.sess_ptr[c + 1])
         js, ts, ds = self.sess_course[sl], self.sess_teacher[sl], self.sess_day[sl]
         n_m, n_s = len(members), len(js)
@@ -47,14 +55,7 @@ class RollcallMixin:
                 p,
             )
         self.acc[members] += rate
-        for items, day, rows in (
-            (self._exam_items(c), start, m_rows),
-            (self._exam_items(c), end, apply_rate(m_rows, rate)),
-        ):
-            q = len(items)
-            self._answer(
-                np.repeat(members, q), np.repeat(rows, q, axis=0), np.tile(items, n_m), day, c
-            )
+        self._class_exams(c, members, m_rows, apply_rate(m_rows, rate))
 
         cadres = np.repeat(members, n_s)
         courses = np.tile(js, n_m)
@@ -80,3 +81,9 @@ class RollcallMixin:
             c,
         )
         return cadres, courses
+
+    def _induction_due(self, cadres: np.ndarray, day: int) -> np.ndarray:
+        """Cadres promoted within ``induction_months`` before ``day`` and not called since."""
+        months = self.p["careers"]["induction_months"]
+        recent = self.promoted_day[cadres] >= day - round(months * 30.44)
+        return recent & ~self.induction_called[cadres]

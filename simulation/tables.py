@@ -14,6 +14,7 @@ from ganxun.features.contracts import (
     INSTITUTION_KINDS,
     MODES,
     RANKS,
+    RESPONSE_PHASES,
     TABLES,
     TEACHER_TITLES,
     TOPICS,
@@ -21,6 +22,7 @@ from ganxun.features.contracts import (
 )
 from ganxun.simulation.common import dates_from_days, make_ids, text_column
 from ganxun.simulation.names import SECTORS
+from ganxun.simulation.obligations import training_rules
 from ganxun.simulation.params import N_CAT, N_RANK, N_TOPICS, TOPIC_IDS
 
 
@@ -119,6 +121,8 @@ class TablesMixin:
                 "published_on": dates_from_days(self.k_pub),
             }
         )
+        if self.mandatory:
+            t["courses"]["mandatory"] = self.k_mandatory.copy()
         kj, kk = np.nonzero(self.k_w)
         t["course_topics"] = pd.DataFrame(
             {
@@ -144,6 +148,13 @@ class TablesMixin:
                 "published_on": dates_from_days(self.b_published),
             }
         )
+        if self.mandatory:
+            t["classes"]["mandatory"] = self.b_mandatory.copy()
+            t["training_rules"] = training_rules(self.p["mandatory"])
+        if self.careers:
+            t["cadre_posts"] = self._posts_table(cadres, units)
+        if self.alias_ids:
+            t["cadre_aliases"] = self._aliases_table()
         bj, bk = np.nonzero(self.b_w)
         t["class_topics"] = pd.DataFrame(
             {
@@ -183,25 +194,35 @@ class TablesMixin:
         )
         rs, self.resp = self.resp.get(), None
         order = np.argsort(rs["day"], kind="stable")
+        cls = rs.pop("cls")[order]
         t["responses"] = pd.DataFrame(
             {
-                "cadre_id": text_column(cadres, rs.pop("cadre")[order]),
+                "cadre_id": text_column(
+                    *self._cadre_codes("responses", rs.pop("cadre")[order], cls)
+                ),
                 "item_id": text_column(items, rs.pop("item")[order]),
                 "answered_on": dates_from_days(rs.pop("day")[order]),
                 "correct": rs.pop("correct")[order].astype(np.int64),
-                "class_id": text_column(classes, rs.pop("cls")[order]),
+                "class_id": text_column(classes, cls),
             },
             copy=False,
         )
+        if self.formats:
+            t["responses"]["phase"] = text_column(RESPONSE_PHASES, rs.pop("phase")[order])
+            t["exam_scores"] = self._exam_scores_table(classes)
+        del cls
         cr, self.crat = self.crat.get(), None
         order = np.argsort(cr["day"], kind="stable")
         tscore = pd.array(cr["tscore"][order].astype(np.int64), dtype="Int64")
         tscore[tscore <= 0] = pd.NA  # no teacher to score
+        cr_cls = cr["cls"][order]
         t["course_ratings"] = pd.DataFrame(
             {
-                "cadre_id": text_column(cadres, cr["cadre"][order]),
+                "cadre_id": text_column(
+                    *self._cadre_codes("course_ratings", cr["cadre"][order], None)
+                ),
                 "course_id": text_column(courses, cr["course"][order]),
-                "class_id": text_column(classes, cr["cls"][order]),
+                "class_id": text_column(classes, cr_cls),
                 "teacher_id": text_column(teachers, cr["teacher"][order]),
                 "rated_on": dates_from_days(cr["day"][order]),
                 "course_score": cr["score"][order].astype(np.int64),
@@ -213,13 +234,16 @@ class TablesMixin:
         order = np.argsort(sr["day"], kind="stable")
         t["staff_ratings"] = pd.DataFrame(
             {
-                "cadre_id": text_column(cadres, sr["cadre"][order]),
+                "cadre_id": text_column(
+                    *self._cadre_codes("staff_ratings", sr["cadre"][order], None)
+                ),
                 "class_id": text_column(classes, sr["cls"][order]),
                 "staff_id": text_column(staff, sr["staff"][order]),
                 "rated_on": dates_from_days(sr["day"][order]),
                 "score": sr["score"][order].astype(np.int64),
             }
         )
+        self._double_exports(t)
         # every table of the contract this city has, its columns in contract order (an optional
         # column or table the city does not produce is left out, as a real export may)
         return {
@@ -227,3 +251,22 @@ class TablesMixin:
             for name, spec in TABLES.items()
             if name in t
         }
+
+    def _exam_scores_table(self, classes: list[str]) -> pd.DataFrame:
+        """``exam_scores``: the classes that keep totals only (``exam_formats``)."""
+        x, self.exam_rows = self.exam_rows.get(), None
+        order = np.argsort(x["day"], kind="stable")
+        cadres = x["cadre"][order]
+        exams = make_ids("E", 6, 2 * self.n_classes)
+        return pd.DataFrame(
+            {
+                "cadre_id": text_column(*self._cadre_codes("exam_scores", cadres, x["cls"][order])),
+                "exam_id": text_column(exams, x["exam"][order]),
+                "class_id": text_column(classes, x["cls"][order]),
+                "topic_id": text_column(TOPIC_IDS, x["topic"][order]),
+                "score": x["score"][order].astype(float),
+                "max_score": x["max"][order].astype(float),
+                "taken_on": dates_from_days(x["day"][order]),
+                "phase": text_column(RESPONSE_PHASES, x["phase"][order]),
+            }
+        )

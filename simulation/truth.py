@@ -6,13 +6,46 @@ import numpy as np
 import pandas as pd
 
 from ganxun.simulation.common import make_ids
+from ganxun.simulation.exams import ITEM_FORMATS
 from ganxun.simulation.params import N_TOPICS, TOPIC_IDS
 
 
 class TruthMixin:
     """What only evaluation may read: the hidden state behind the tables."""
 
+    def _realism_truth(self) -> None:
+        """The truth of the realism switches that needs the record buffers (before the tables)."""
+        self.extra_truth: dict[str, object] = {}
+        self.cadre_columns: dict[str, np.ndarray] = {}
+        for on, part in (
+            (self.careers, self._careers_truth),
+            (self.mandatory, self._obligations_truth),
+        ):
+            if on:
+                found = part()
+                self.cadre_columns.update(found.pop("cadre_columns"))
+                self.extra_truth.update(found)
+
     def _truth(self) -> dict[str, object]:
+        truth = self._clean_truth()
+        if not self.realism:
+            return truth
+        cadres = truth["cadres"]
+        if "concentrated_rollcall" in self.realism:
+            cadres["reserve"] = self.reserve
+        for name, values in self.cadre_columns.items():
+            cadres[name] = values
+        if self.i_c is not None:
+            truth["items"]["format"] = np.array(ITEM_FORMATS, dtype=object)[self.i_format]
+            truth["items"]["guessing"] = self.i_c
+        if self.formats:
+            truth.update(self._exams_truth())
+        if "dirt" in self.realism:
+            truth["duplicates"] = pd.concat(self.duplicates, ignore_index=True)
+        truth.update(self.extra_truth)
+        return truth
+
+    def _clean_truth(self) -> dict[str, object]:
         cadre_ids = np.array(make_ids("C", 6, self.n), dtype=object)
         course_ids = np.array([*make_ids("K", 5, self.n_courses), None], dtype=object)
         teacher_ids = np.array(make_ids("T", 4, self.n_teachers), dtype=object)

@@ -11,10 +11,22 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 @pytest.fixture(scope="session")
 def tiny_city():
-    """The tiny synthetic city (seed 0): tables and truth in memory."""
+    """The clean tiny synthetic city (seed 0, every realism switch off): tables and truth.
+
+    The model tests' quality floors were set on the clean city; they move to :func:`tiny_real`
+    once the models are robust to the realism switches.
+    """
     from ganxun.simulation import generate
 
-    return generate("tiny", seed=0)
+    return generate("tiny", seed=0, realism=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_real():
+    """The realistic tiny synthetic city (seed 0, every realism switch on): tables and truth."""
+    from ganxun.simulation import generate
+
+    return generate("tiny", seed=0, realism=True)
 
 
 @pytest.fixture(scope="session")
