@@ -165,3 +165,19 @@ def test_new_cadre_with_rank_and_category_gets_their_peers_choice(
     unit_client = open_client(artifacts, role="unit", scope=unit)
     refused = unit_client.post("/v1/cadres/NEW-CADRE-1/recommendations", json=body)
     assert refused.status_code == 403
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_reference_pages_name_no_outside_host(client, page):
+    import re
+
+    r = client.get(page)
+    assert r.status_code == 200
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert assets and all(a.startswith("/docs/static/") for a in assets), assets
+    for asset in assets:
+        got = client.get(asset)
+        assert got.status_code == 200 and len(got.content) > 1000, asset
+    assert client.get("/docs/static/../../etc/passwd").status_code == 404
+    assert client.get("/docs/static/nothing.js").json()["error"]["code"] == "not_found"

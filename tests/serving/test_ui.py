@@ -68,10 +68,36 @@ def browser():
         b.close()
 
 
-def _open(browser, live, path):
-    base, key = live
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def _offline(page) -> list[str]:
+    """Abort every request that would leave this machine (as on an isolated 内网 network).
+
+    Returns the list the aborted URLs are appended to: a page that works offline leaves it empty.
+    """
+    from urllib.parse import urlparse
+
+    outside: list[str] = []
+
+    def handle(route):
+        url = route.request.url
+        if urlparse(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort("internetdisconnected")
+
+    page.route("**/*", handle)
+    return outside
+
+
+def _open(browser, live, path, key=None):
+    """A page opened with the key (the org key by default) and the internet cut off."""
+    base, org_key = live
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.add_init_script(f"sessionStorage.setItem('ganxun-api-key', {key!r});")
+    page.outside = _offline(page)
+    page.add_init_script(f"sessionStorage.setItem('ganxun-api-key', {key or org_key!r});")
     page.goto(base + path)
     return page
 
@@ -139,3 +165,23 @@ def test_roster_remove_brings_in_the_next_best(browser, live, trained, tmp_path)
     assert page.locator("#constraints tbody tr").count() >= 2
     png = page.screenshot(path=str(tmp_path / "roster.png"), full_page=True)
     assert _drawn(png) > 0.05
+
+
+def test_swagger_ui_shows_the_operations_offline(browser, live, tmp_path):
+    page = _open(browser, live, "/docs")
+    page.wait_for_selector(".opblock", timeout=20000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/v1/cadres/{cadre_id}/knowledge" in p.replace("\u200b", "") for p in paths)
+    assert page.locator(".opblock").count() >= 10
+    assert page.outside == [], page.outside
+    png = page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
+    assert _drawn(png) > 0.05
+
+
+def test_redoc_renders_offline(browser, live):
+    page = _open(browser, live, "/redoc")
+    page.wait_for_function(
+        "document.body.innerText.includes('/v1/cadres/{cadre_id}/knowledge')", timeout=30000
+    )
+    assert page.locator("h2").count() >= 5  # one heading per operation
+    assert page.outside == [], page.outside
