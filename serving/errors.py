@@ -27,6 +27,27 @@ _CODES = {
 }
 
 
+class ApiError(StarletteHTTPException):
+    """An HTTP error with its own machine-readable ``code`` (the pages map codes to Chinese).
+
+    Codes beyond the per-status defaults: ``missing_api_key`` and ``invalid_api_key`` (401),
+    ``infeasible`` (422: a roster no choice of cadres can meet).
+    """
+
+    def __init__(self, status_code: int, detail: str, code: str | None = None):
+        super().__init__(status_code=status_code, detail=detail)
+        self.code = code
+
+
+def not_in_scope(kind: str, value: str) -> ApiError:
+    """The one answer a scoped key gets for an id it may not see *and* for an id that is unknown.
+
+    The same status (404) and the same body either way, so a unit, cadre or institution key
+    cannot tell which ids exist outside its scope.
+    """
+    return ApiError(404, f"no {kind} {value!r} within this key's scope", "not_found")
+
+
 def error_response(status: int, message: str, code: str | None = None) -> JSONResponse:
     """A JSON error in the service's one error shape."""
     return JSONResponse(
@@ -73,7 +94,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail))
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "code", None))
 
     @app.exception_handler(UnknownIdError)
     async def _unknown(_: Request, exc: UnknownIdError) -> JSONResponse:
