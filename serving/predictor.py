@@ -107,6 +107,26 @@ class Predictor:
         idx = self._cadre_pos.get(cadre_id, -1)
         return None if idx < 0 else str(self._unit_id[idx])
 
+    def unknown_ids(self, event) -> list[str]:  # noqa: ANN001 - any features.events event
+        """The id fields of ``event`` naming a cadre, course, item or teacher this bundle lacks.
+
+        In field order (``cadre_id``, then ``course_id`` / ``item_id``, then ``teacher_id``);
+        empty when the bundle knows every id the event names.
+        """
+        cat = self.fitted.catalog
+        vocabularies = (
+            ("cadre_id", cat.cadres),
+            ("course_id", cat.courses),
+            ("item_id", cat.items),
+            ("teacher_id", cat.teachers),
+        )
+        out = []
+        for field, vocab in vocabularies:
+            value = getattr(event, field, None)
+            if value is not None and vocab.one(value) < 0:
+                out.append(field)
+        return out
+
     def has_cadre(self, cadre_id: str) -> bool:
         """Whether the bundle knows this cadre."""
         return cadre_id in self._cadre_pos
