@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(ui.router)
+    app.include_router(ui.root_router)
     app.include_router(docs.router)
 
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)  # plain ASGI

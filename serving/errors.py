@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganxun.serving.predictor import BadRequestError, UnknownIdError
@@ -93,7 +93,11 @@ def install(app: FastAPI) -> None:
         return error_response(422, _describe(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and request.url.path.startswith("/ui/"):
+            from ganxun.serving.routes.ui import not_found_page  # a page, not JSON, for people
+
+            return not_found_page()
         return error_response(exc.status_code, str(exc.detail), getattr(exc, "code", None))
 
     @app.exception_handler(UnknownIdError)

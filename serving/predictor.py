@@ -65,6 +65,7 @@ class Predictor:
         self.manifest = manifest
         self.version: str = manifest["version"]
         self.source: dict = {}  # where the bundle came from: model_uri, registered_version
+        self._unit_names: dict[str, str] | None = None
         cat = fitted.catalog
         self._topic_names = cat.topic_info["name_zh"].to_numpy()
         self._modes = cat.course_info["mode"].to_numpy()
@@ -126,6 +127,17 @@ class Predictor:
             if value is not None and vocab.one(value) < 0:
                 out.append(field)
         return out
+
+    def unit_name(self, unit_id: str) -> str | None:
+        """The unit's name (None for a unit the bundle does not know, or one without a name)."""
+        if self._unit_names is None:
+            info = self.fitted.catalog.unit_info
+            self._unit_names = {
+                str(u): str(n)
+                for u, n in zip(info["unit_id"], info["name"], strict=True)
+                if isinstance(n, str) and n
+            }
+        return self._unit_names.get(unit_id)
 
     def has_cadre(self, cadre_id: str) -> bool:
         """Whether the bundle knows this cadre."""

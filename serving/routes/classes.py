@@ -123,10 +123,11 @@ def plan_teachers(
     )
 
 
-def _candidate(row) -> Candidate:
+def _candidate(row, predictor) -> Candidate:
     return Candidate(
         cadre_id=row.cadre_id,
         unit_id=row.unit_id,
+        unit_name=predictor.unit_name(str(row.unit_id)),
         rank=row.rank,
         score=round(float(row.benefit), 4),
         gap=round(100 * float(row.gap), 1),
@@ -160,7 +161,10 @@ def rollcall(
     return RollcallResponse(
         model_version=predictor.version,
         class_id=body.class_id,
-        roster=[_candidate(r) for r in roster.itertuples()],
-        candidates=[_candidate(r) for r in candidates.itertuples()],
-        constraints=report,
+        roster=[_candidate(r, predictor) for r in roster.itertuples()],
+        candidates=[_candidate(r, predictor) for r in candidates.itertuples()],
+        constraints=[
+            {**c, "unit_name": predictor.unit_name(c["unit_id"])} if "unit_id" in c else c
+            for c in report
+        ],
     )
