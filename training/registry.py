@@ -84,8 +84,9 @@ def register_bundle(
 ) -> ModelVersion:
     """Log ``bundle`` as a pyfunc model in run ``run_id`` and register it as a new version.
 
-    ``copy`` (default: only with a tracking server) logs the bundle's files into the MLflow
-    artifact store; otherwise the model only references the bundle folder (stored once).
+    ``copy`` (default: only with a tracking server, i.e. a store that is not a local SQLite
+    file or folder) logs the bundle's files into the MLflow artifact store; otherwise the model
+    only references the bundle folder (stored once).
     """
     import mlflow
 
@@ -94,7 +95,7 @@ def register_bundle(
     use_store(artifacts)
     bundle = Path(bundle).resolve()
     if copy is None:
-        copy = external_uri() is not None
+        copy = not tracking_uri(artifacts).startswith(("sqlite:", "file:", "/"))
     where = {"artifacts": {"bundle": str(bundle)}} if copy else {}
     quiet = logging.getLogger("mlflow.pyfunc")
     level = quiet.level
