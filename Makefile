@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
 export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: install demo test lint format bench clean
@@ -14,9 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Generate the city-scale demo data, train, and serve on http://127.0.0.1:8000 (docs at /docs).
+## Generate the city-scale demo data, train, and serve on http://127.0.0.1:$(PORT) (docs at /docs).
+## Another port: make demo PORT=8001
 demo: install
-	$(VENV)/bin/ganxun demo
+	$(VENV)/bin/ganxun demo --port $(PORT)
 
 ## Lint, then run the test suite (slow tests are behind the `slow` marker).
 test: install lint

@@ -13,6 +13,54 @@ log = logging.getLogger("ganxun")
 DEMO_DATA = Path("data/city")
 DEMO_ARTIFACTS = Path("artifacts")
 DONE_MARK = ".complete"
+DEMO_KEY_FILE = "demo-key.txt"  # in the artifacts folder, mode 0600: `make demo` reuses the key
+
+# The headline figures printed after training: (metric, its baseline or None, label, meaning).
+# The full set stays in the MLflow run (`ganxun compare`) and the run's figures.
+HEADLINE = (
+    ("knowledge.auc", "knowledge.auc_baseline", "知识储备 AUC", "预测之后考试答对与否（0.5=瞎猜）"),
+    ("knowledge.auc_share_of_oracle", None, "  占真值上限", "真实掌握度能达到的 AUC 的几成"),
+    (
+        "knowledge.spearman_evidence",
+        "knowledge.spearman_evidence_baseline",
+        "储备度排序相关",
+        "有作答的专题上与真实掌握度的一致程度",
+    ),
+    (
+        "recommend.model.ndcg@10",
+        "recommend.peer_popularity.ndcg@10",
+        "课程推荐 nDCG@10",
+        "之后自选的课程排得多靠前（对照：同岗热门）",
+    ),
+    (
+        "recommend.model.recall@10",
+        "recommend.peer_popularity.recall@10",
+        "课程推荐 Recall@10",
+        "之后自选的课程有几成进了前 10",
+    ),
+    ("recommend.oracle.ndcg@10", None, "  真值上限 nDCG@10", "知道真实偏好时能达到的 nDCG@10"),
+    ("recommend.model.repeats_in_top_k", None, "重复推荐已学课程", "应为 0"),
+    (
+        "quality.course.spearman",
+        "quality.course.spearman_raw_mean",
+        "课程质量排序相关",
+        "与真实质量的一致程度（对照：原始平均分）",
+    ),
+    (
+        "quality.teacher.spearman",
+        "quality.teacher.spearman_raw_mean",
+        "教师质量排序相关",
+        "师资匹配的依据（对照：原始平均分）",
+    ),
+)
+HEADLINE_PATTERNS = (  # figures some runs log under varying names: the first match is shown
+    (
+        r"^(plan|plans|matching)\..*share_of_oracle$",
+        "师资安排占最优",
+        "排课方案评分占最优方案的几成",
+    ),
+    (r"^rollcall\..*(benefit|share_of_oracle)", "调训名单收益", "名单预计收益（占最优的几成）"),
+)
 
 
 def _generate(scale: str, seed: int, out: Path, fmt: str, realism: str = "all") -> None:
@@ -84,9 +132,58 @@ def _train(data: str, out: Path, config_path: str | None, overrides: list[str] =
         print(f"{len(result.report.problems)} rows set aside; report: {out / 'problems.csv'}")
         for p in result.report.problems[:10]:
             print(f"  - {p}")
-    for name, value in sorted(result.metrics.items()):
-        print(f"  {name:55s} {value:.4f}" if isinstance(value, float) else f"  {name:55s} {value}")
+    print("\n".join(headline_table(result.metrics)))
+    where = f"MLflow run {result.run_id}" if result.run_id else "the bundle's manifest.json"
+    print(
+        f"all {len(result.metrics)} metrics: {where} (`ganxun compare RUN_A RUN_B`), "
+        f"figures in {out / 'figures' / result.bundle.name}"
+    )
     return result.bundle
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide and full-width (CJK) characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
+def _figure(value) -> str:  # noqa: ANN001 - a metric value
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def headline_table(metrics: dict) -> list[str]:
+    """The headline figures of a training run as aligned lines: figure, baseline, meaning.
+
+    Rows whose metric the run did not log are left out (e.g. truth-based ones on real data).
+    """
+    import re
+
+    rows = []
+    for name, base, label, meaning in HEADLINE:
+        if name in metrics:
+            rows.append((label, _figure(metrics[name]), _figure(metrics.get(base)), meaning))
+    for pattern, label, meaning in HEADLINE_PATTERNS:
+        name = next((m for m in sorted(metrics) if re.search(pattern, m)), None)
+        if name is not None:
+            rows.append((label, _figure(metrics[name]), "—", meaning))
+    header = ("指标", "模型", "对照", "含义")
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(3)]
+    lines = []
+    for r in [header, *rows]:
+        cells = [_pad(r[0], widths[0])] + [
+            " " * (widths[i] - display_width(r[i])) + r[i] for i in (1, 2)
+        ]
+        lines.append("  " + "  ".join(cells) + "  " + r[3])
+    return lines
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -95,26 +192,70 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(artifacts: Path, host: str, port: int, model: str | None = None) -> None:
-    import uvicorn
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served on (in use, not allowed, unknown host), or None.
 
+    Binds a socket the way uvicorn does (``SO_REUSEADDR``) and closes it at once.
+    """
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, OverflowError) as err:
+        return f"cannot serve on {host}:{port}: {err}"
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as err:
+            return (
+                f"port {port} on {host} is not free ({err.strerror}): another `ganxun serve` or "
+                f"`make demo` may be using it. Stop it, or choose another port with --port, "
+                f"e.g. --port {port + 1} (make demo PORT={port + 1})"
+            )
+    return None
+
+
+def _check_port(host: str, port: int) -> bool:
+    """Print the port problem to stderr and return False, or return True when it is free."""
+    problem = port_problem(host, port)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+    return problem is None
+
+
+def _app(artifacts: Path, model: str | None = None):
     from ganxun.serving.app import create_app
-    from ganxun.serving.observability import configure_logging
     from ganxun.serving.settings import Settings
 
-    configure_logging()
     settings = (
         Settings(artifacts=artifacts)
         if model is None
         else Settings(artifacts=artifacts, model=model)
     )
-    app = create_app(settings)
-    print(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
+    return create_app(settings)
+
+
+def _run_server(app, host: str, port: int) -> None:  # noqa: ANN001 - a FastAPI app
+    """Run ``app`` with uvicorn until Ctrl-C."""
+    import uvicorn
+
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def _serve(artifacts: Path, host: str, port: int, model: str | None = None, app=None) -> None:  # noqa: ANN001
+    from ganxun.serving.observability import configure_logging
+
+    configure_logging()
+    app = app if app is not None else _app(artifacts, model)
+    print(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
+    _run_server(app, host, port)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the newest bundle under the artifacts folder, or a registered version (--model)."""
+    if not _check_port(args.host, args.port):
+        return 2
     if args.model:
         from ganxun.training.registry import RegistryError, resolve
 
@@ -269,10 +410,76 @@ def cmd_external(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_key(artifacts: Path) -> tuple[str, bool]:
+    """The demo's org key and whether it is new.
+
+    The key in ``artifacts/demo-key.txt`` while it is valid, else a new one written there (mode
+    0600), so a second ``make demo`` adds no key.
+    """
+    import os
+
+    from ganxun.serving.auth import create_key, verify_key
+
+    engine = _engine(str(artifacts))
+    path = artifacts / DEMO_KEY_FILE
+    if path.is_file():
+        key = path.read_text(encoding="utf-8").strip()
+        who = verify_key(engine, key)
+        if who is not None and who.role == "org":
+            return key, False
+    key = create_key(engine, "org", note="demo")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key + "\n")
+    os.chmod(path, 0o600)
+    return key, True
+
+
+def _demo_lines(key: str, key_is_new: bool, base: str, examples: dict, path: Path) -> list[str]:
+    """What the demo prints before serving: the key, ids worth trying and curl lines with them."""
+    cadre = examples["cadres"][0] if examples["cadres"] else None
+    unit = examples["units"][0]["unit_id"] if examples["units"] else None
+    klass = examples["classes"][0]["class_id"] if examples["classes"] else None
+    state = "new" if key_is_new else "the same as last time"
+    lines = ["", f"demo org key ({state}; kept in {path}, mode 0600):", f"  {key}", ""]
+    if cadre is not None:
+        lines.append(
+            f"example cadre {cadre['cadre_id']} ({cadre['unit_name'] or cadre['unit_id']}, "
+            f"{cadre['rank']}): exam answers on {cadre['topics_answered']} topics, largest gap "
+            f"{cadre['largest_gap']} on {cadre['largest_gap_topic']}"
+        )
+    others = [c["cadre_id"] for c in examples["cadres"][1:]]
+    if others:
+        lines.append(f"more cadres to try: {', '.join(others)}")
+    if unit:
+        lines.append(
+            f"example unit {unit}" + (f", example rollcall class {klass}" if klass else "")
+        )
+    lines += ["", "try:", f"  KEY={key}"]
+    if cadre is not None:
+        c = cadre["cadre_id"]
+        lines.append(f'  curl -H "X-API-Key: $KEY" {base}/v1/cadres/{c}/knowledge')
+        lines.append(
+            f'  curl -H "X-API-Key: $KEY" -X POST {base}/v1/cadres/{c}/recommendations '
+            "-H 'Content-Type: application/json' -d '{\"k\": 5}'"
+        )
+    if unit:
+        lines.append(f'  curl -H "X-API-Key: $KEY" {base}/v1/units/{unit}/layout')
+    pages = [f"{base}/ui/"]
+    if cadre is not None:
+        pages.append(f"{base}/ui/cadres/{cadre['cadre_id']}")
+    if klass:
+        pages.append(f"{base}/ui/classes/{klass}/roster")
+    lines += ["", f"pages (paste the key in the box at the top): {'  '.join(pages)}", ""]
+    return lines
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo city, train and serve; steps already done are reused."""
-    from ganxun.training.bundle import newest_bundle
+    from ganxun.training.bundle import BundleError, newest_bundle
 
+    if not _check_port(args.host, args.port):  # before minutes of work, and before any key
+        return 2
     data, artifacts = Path(args.data), Path(args.artifacts)
     if (data / DONE_MARK).exists():
         print(f"reusing the demo city in {data}")
@@ -283,12 +490,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"reusing bundle {bundle}")
     else:
         _train(str(data), artifacts, None)
-    from ganxun.serving.auth import create_key
+    from ganxun.serving.auth import Principal
+    from ganxun.serving.examples import examples_for
 
-    key = create_key(_engine(str(artifacts)), "org", note="demo")
-    url = f"http://{args.host}:{args.port}/v1/cadres/C000001/knowledge"
-    print(f"\ndemo org key: {key}\ntry:\n  curl -H 'X-API-Key: {key}' {url}\n")
-    _serve(artifacts, args.host, args.port)
+    app = _app(artifacts)
+    try:  # loaded once, here: the examples come from it, and the server starts with it
+        predictor = app.state.store.load_configured(app.state.settings)
+    except BundleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    examples = examples_for(predictor, Principal("demo", "org", None))
+    if not _check_port(args.host, args.port):  # taken meanwhile
+        return 2
+    key, new = demo_key(artifacts)
+    base = f"http://{args.host}:{args.port}"
+    print("\n".join(_demo_lines(key, new, base, examples, artifacts / DEMO_KEY_FILE)))
+    _serve(artifacts, args.host, args.port, app=app)
     return 0
 
 

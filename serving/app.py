@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from ganxun.serving import errors, observability
 from ganxun.serving.predictor import Predictor
-from ganxun.serving.routes import admin, cadres, classes, events, health, ui, units
+from ganxun.serving.routes import admin, cadres, classes, docs, events, health, ui, units
 from ganxun.serving.settings import Settings
 from ganxun.serving.store import ModelStore
 from ganxun.training.bundle import BundleError
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         version="0.1.0",
         summary="Recommendation and matching for cadre education and training.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from routes.docs, with assets served locally
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(ui.router)
+    app.include_router(ui.root_router)
+    app.include_router(docs.router)
 
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)  # plain ASGI
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from ganxun.serving.auth import Principal, cached_key, verify_key, write_audit, write_audit_async
+from ganxun.serving.errors import ApiError
 from ganxun.serving.predictor import Predictor
 from ganxun.serving.settings import Settings
 from ganxun.serving.store import ModelStore
@@ -42,13 +43,13 @@ async def get_principal(
     (in the thread pool: it is I/O).
     """
     if not x_api_key:
-        raise HTTPException(status_code=401, detail="missing X-API-Key header")
+        raise ApiError(401, "missing X-API-Key header", "missing_api_key")
     engine = request.app.state.engine
     who = cached_key(engine, x_api_key)
     if who is None:
         who = await run_in_threadpool(verify_key, engine, x_api_key)
     if who is None:
-        raise HTTPException(status_code=401, detail="unknown or revoked API key")
+        raise ApiError(401, "unknown or revoked API key", "invalid_api_key")
     request.state.principal = who
     return who
 

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganxun.serving.predictor import BadRequestError, UnknownIdError
@@ -25,6 +25,27 @@ _CODES = {
     422: "invalid_request",
     503: "not_ready",
 }
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error with its own machine-readable ``code`` (the pages map codes to Chinese).
+
+    Codes beyond the per-status defaults: ``missing_api_key`` and ``invalid_api_key`` (401),
+    ``infeasible`` (422: a roster no choice of cadres can meet).
+    """
+
+    def __init__(self, status_code: int, detail: str, code: str | None = None):
+        super().__init__(status_code=status_code, detail=detail)
+        self.code = code
+
+
+def not_in_scope(kind: str, value: str) -> ApiError:
+    """The one answer a scoped key gets for an id it may not see *and* for an id that is unknown.
+
+    The same status (404) and the same body either way, so a unit, cadre or institution key
+    cannot tell which ids exist outside its scope.
+    """
+    return ApiError(404, f"no {kind} {value!r} within this key's scope", "not_found")
 
 
 def error_response(status: int, message: str, code: str | None = None) -> JSONResponse:
@@ -72,8 +93,12 @@ def install(app: FastAPI) -> None:
         return error_response(422, _describe(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and request.url.path.startswith("/ui/"):
+            from ganxun.serving.routes.ui import not_found_page  # a page, not JSON, for people
+
+            return not_found_page()
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "code", None))
 
     @app.exception_handler(UnknownIdError)
     async def _unknown(_: Request, exc: UnknownIdError) -> JSONResponse:

@@ -65,6 +65,7 @@ class Predictor:
         self.manifest = manifest
         self.version: str = manifest["version"]
         self.source: dict = {}  # where the bundle came from: model_uri, registered_version
+        self._unit_names: dict[str, str] | None = None
         cat = fitted.catalog
         self._topic_names = cat.topic_info["name_zh"].to_numpy()
         self._modes = cat.course_info["mode"].to_numpy()
@@ -117,6 +118,37 @@ class Predictor:
         """The unit of a known cadre, or None when the bundle does not know the cadre."""
         idx = self._cadre_pos.get(cadre_id, -1)
         return None if idx < 0 else str(self._unit_id[idx])
+
+    def unknown_ids(self, event) -> list[str]:  # noqa: ANN001 - any features.events event
+        """The id fields of ``event`` naming a cadre, course, item or teacher this bundle lacks.
+
+        In field order (``cadre_id``, then ``course_id`` / ``item_id``, then ``teacher_id``);
+        empty when the bundle knows every id the event names.
+        """
+        cat = self.fitted.catalog
+        vocabularies = (
+            ("cadre_id", cat.cadres),
+            ("course_id", cat.courses),
+            ("item_id", cat.items),
+            ("teacher_id", cat.teachers),
+        )
+        out = []
+        for field, vocab in vocabularies:
+            value = getattr(event, field, None)
+            if value is not None and vocab.one(value) < 0:
+                out.append(field)
+        return out
+
+    def unit_name(self, unit_id: str) -> str | None:
+        """The unit's name (None for a unit the bundle does not know, or one without a name)."""
+        if self._unit_names is None:
+            info = self.fitted.catalog.unit_info
+            self._unit_names = {
+                str(u): str(n)
+                for u, n in zip(info["unit_id"], info["name"], strict=True)
+                if isinstance(n, str) and n
+            }
+        return self._unit_names.get(unit_id)
 
     def has_cadre(self, cadre_id: str) -> bool:
         """Whether the bundle knows this cadre."""

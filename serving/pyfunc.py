@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - mlflow is in the base requirements
     PythonModel = object  # type: ignore[assignment,misc]
 
 TASKS = ("knowledge", "recommend", "layout")
+BUNDLE_PATH = "bundle_path"  # model_config key: the bundle folder a model references
 
 
 def signature():
@@ -83,14 +84,21 @@ def predict_frame(predictor, requests: pd.DataFrame) -> pd.DataFrame:
 
 
 class GanxunModel(PythonModel):
-    """pyfunc wrapper: loads the bundle logged as the ``bundle`` artifact and serves it."""
+    """pyfunc wrapper: loads the bundle and serves it.
+
+    The bundle is the model's ``bundle`` artifact when it was logged as a copy, else the folder
+    named by ``model_config["bundle_path"]`` (the bundle stored once, in the artifacts folder).
+    """
 
     def load_context(self, context) -> None:  # noqa: ANN001 - mlflow's context object
         """Load and verify the bundle (manifest, schema version, checksums)."""
         from ganxun.serving.predictor import Predictor
         from ganxun.training.bundle import load_bundle
 
-        self.predictor = Predictor(*load_bundle(context.artifacts["bundle"]))
+        folder = (context.artifacts or {}).get("bundle")
+        if folder is None:
+            folder = (context.model_config or {})[BUNDLE_PATH]
+        self.predictor = Predictor(*load_bundle(folder))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
         """Answer the request frame (see the module docstring)."""

@@ -43,6 +43,42 @@ class ModelInfo(BaseModel):
     registered_version: str | None = Field(None, description="MLflow model version served")
 
 
+class ExampleCadre(BaseModel):
+    """A cadre worth opening: exam answers on several topics and a clear gap."""
+
+    cadre_id: str
+    unit_id: str
+    unit_name: str | None
+    rank: str
+    topics_answered: int = Field(description="topics with at least one exam answer")
+    largest_gap: float = Field(description="the largest gap to the post, 0–100")
+    largest_gap_topic: str
+
+
+class ExampleUnit(BaseModel):
+    """A unit worth opening."""
+
+    unit_id: str
+    name: str | None
+
+
+class ExampleClass(BaseModel):
+    """A rollcall class worth opening on the roster page."""
+
+    class_id: str
+    name: str
+    capacity: int
+
+
+class ExamplesResponse(BaseModel):
+    """Ids from the live bundle that this key may open (the pages show them as links)."""
+
+    model_version: str
+    cadres: list[ExampleCadre]
+    units: list[ExampleUnit]
+    classes: list[ExampleClass]
+
+
 class TopicReserve(BaseModel):
     """One topic of a cadre's knowledge profile (the radar chart's spoke)."""
 
@@ -261,6 +297,7 @@ class Candidate(BaseModel):
 
     cadre_id: str
     unit_id: str
+    unit_name: str | None = None
     rank: str
     score: float = Field(description="predicted benefit of training this cadre in this class")
     gap: float = Field(description="gap on the class topics, 0–100")
@@ -277,6 +314,9 @@ class ConstraintUse(BaseModel):
     constraint: str
     limit: Any
     used: Any
+    unit_id: str | None = Field(None, description="for unit_quota: the unit")
+    unit_name: str | None = None
+    shortfall: int | None = Field(None, description="for capacity: places left empty")
 
 
 class RollcallResponse(BaseModel):

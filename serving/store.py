@@ -89,11 +89,11 @@ class ModelStore:
                 self._current.online.apply(event)
 
     def load_newest(self, artifacts: str | Path) -> Predictor:
-        """Load the newest bundle under ``artifacts``."""
+        """Load the newest bundle under ``artifacts`` (with its registered version, if any)."""
         folder = newest_bundle(artifacts)
         if folder is None:
             raise BundleError(f"no bundle under {Path(artifacts) / 'bundles'}")
-        return self.load(folder)
+        return self.load(folder, registered_source(folder, artifacts))
 
     def load_registered(self, uri: str, artifacts: str | Path) -> Predictor:
         """Load the version a ``models:/`` URI points at now (an alias is re-resolved each time)."""
@@ -110,8 +110,25 @@ class ModelStore:
         if settings.model:
             return self.load_registered(settings.model, settings.artifacts)
         if settings.bundle is not None:
-            return self.load(settings.bundle)
+            return self.load(
+                settings.bundle, registered_source(settings.bundle, settings.artifacts)
+            )
         return self.load_newest(settings.artifacts)
+
+
+def registered_source(folder: str | Path, artifacts: str | Path) -> dict:
+    """``model_uri`` and ``registered_version`` of the registered version holding ``folder``.
+
+    Each ``ganxun train`` registers its bundle, so a bundle served from the artifacts folder
+    (not through ``--model``) still reports the version ``ganxun train`` printed; empty when the
+    bundle was never registered.
+    """
+    from ganxun.training.registry import version_of_bundle
+
+    mv = version_of_bundle(artifacts, Path(folder).name)
+    if mv is None:
+        return {}
+    return {"model_uri": f"models:/{mv.name}/{mv.version}", "registered_version": mv.version}
 
 
 def _smoke_test(predictor: Predictor) -> None:

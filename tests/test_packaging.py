@@ -48,7 +48,18 @@ def test_wheel_holds_one_top_level_package_with_the_pages(wheel):
     for part in ("features", "simulation", "models", "training", "serving"):
         assert f"ganxun/{part}/__init__.py" in names
     assert "ganxun/cli.py" in names
-    assert "ganxun/serving/ui/index.html" in names
+    pages = sorted(
+        f"ganxun/serving/ui/{p.name}"
+        for p in (REPO / "serving" / "ui").iterdir()
+        if p.suffix in (".html", ".js", ".css")
+    )
+    assert "ganxun/serving/ui/index.html" in pages
+    assert [p for p in pages if p not in names] == [], "every page, script and style ships"
+    assert "ganxun/serving/routes/docs.py" in names
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    requires = zipfile.ZipFile(wheel).read(metadata).decode()
+    # the offline /docs and /redoc assets come from this dependency
+    assert "Requires-Dist: fastapi-offline" in requires
     assert not [n for n in names if n.startswith(("ganxun/tests", "ganxun/benchmarks"))]
 
 

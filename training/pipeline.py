@@ -134,8 +134,12 @@ def train(
 
         step("fit (all data)")  # with a second process: only the wait for it
         fitted = final.get() if final is not None else fit_for_bundle(tables, asof, config)
+        if pool is not None:  # done: let the worker exit on its own, so that it releases what
+            pool.close()  # it holds (a worker killed mid-way leaves a semaphore behind, which
+            pool.join()  # the resource tracker reports as leaked when the process ends)
+            pool = None
     finally:
-        if pool is not None:  # done, or the split fit failed: never wait for the other process
+        if pool is not None:  # the split fit failed: never wait for the other process
             pool.terminate()
             pool.join()
     bar.update()

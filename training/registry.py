@@ -1,8 +1,13 @@
 """MLflow model registry: register each bundle, promote a version, resolve ``models:/`` URIs.
 
 Every ``ganxun train`` registers its bundle as a new version of the MLflow model ``ganxun`` (a
-pyfunc wrapper, :mod:`ganxun.serving.pyfunc`). ``ganxun promote VERSION`` points the ``production``
-alias at a version; ``ganxun serve --model models:/ganxun@production`` serves it, and
+pyfunc wrapper, :mod:`ganxun.serving.pyfunc`). With the embedded store (SQLite in the artifacts
+folder) the bundle is stored once: the logged model is a few kilobytes whose configuration
+names the bundle folder under ``<artifacts>/bundles/``, and the version carries the
+``bundle_version`` and ``bundle_path`` tags; nothing is copied into the MLflow artifact store.
+With a tracking server (``MLFLOW_TRACKING_URI``), the shared store other machines read, the
+bundle is logged as an artifact of the model, as a copy. ``ganxun promote VERSION`` points the
+``production`` alias at a version; ``ganxun serve --model models:/ganxun@production`` serves it, and
 ``POST /v1/admin/reload`` re-resolves the alias, so promote + reload is also the roll-back.
 The registry lives in the same store as the runs (SQLite in the artifacts folder by default,
 ``MLFLOW_TRACKING_URI`` otherwise).
@@ -14,13 +19,14 @@ import logging
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
-from ganxun.training.tracking import tracking_uri, use_store
+from ganxun.training.tracking import external_uri, tracking_uri, use_store
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,7 @@ class ModelVersion:
     run_id: str
     bundle_version: str
     aliases: tuple[str, ...]
+    bundle_path: str = ""  # the bundle folder a version registered without a copy points at
 
 
 def client(artifacts: str | Path):
@@ -72,26 +79,46 @@ def _pins() -> list[str]:
     return pins
 
 
-def register_bundle(bundle: str | Path, run_id: str, artifacts: str | Path) -> ModelVersion:
-    """Log ``bundle`` as a pyfunc model in run ``run_id`` and register it as a new version."""
+def register_bundle(
+    bundle: str | Path, run_id: str, artifacts: str | Path, copy: bool | None = None
+) -> ModelVersion:
+    """Log ``bundle`` as a pyfunc model in run ``run_id`` and register it as a new version.
+
+    ``copy`` (default: only with a tracking server, i.e. a store that is not a local SQLite
+    file or folder) logs the bundle's files into the MLflow artifact store; otherwise the model
+    only references the bundle folder (stored once).
+    """
     import mlflow
 
-    from ganxun.serving.pyfunc import GanxunModel, signature
+    from ganxun.serving.pyfunc import BUNDLE_PATH, GanxunModel, signature
 
     use_store(artifacts)
-    bundle = Path(bundle)
-    with mlflow.start_run(run_id=run_id):
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=GanxunModel(),
-            artifacts={"bundle": str(bundle)},
-            signature=signature(),
-            pip_requirements=_pins(),
-            registered_model_name=MODEL_NAME,
-        )
+    bundle = Path(bundle).resolve()
+    if copy is None:
+        copy = not tracking_uri(artifacts).startswith(("sqlite:", "file:", "/"))
+    where = {"artifacts": {"bundle": str(bundle)}} if copy else {}
+    quiet = logging.getLogger("mlflow.pyfunc")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the CloudPickle notice: the wrapper is our own class
+    try:
+        with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+            # no input example on purpose: MLflow would load the whole bundle to run it
+            warnings.filterwarnings("ignore", message=".*input example was not provided")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=GanxunModel(),
+                model_config={BUNDLE_PATH: str(bundle)},
+                signature=signature(),
+                pip_requirements=_pins(),
+                registered_model_name=MODEL_NAME,
+                **where,
+            )
+    finally:
+        quiet.setLevel(level)
     version = str(info.registered_model_version)
     c = client(artifacts)
     c.set_model_version_tag(MODEL_NAME, version, "bundle_version", bundle.name)
+    c.set_model_version_tag(MODEL_NAME, version, "bundle_path", str(bundle))
     log.info("registered bundle %s as %s version %s", bundle.name, MODEL_NAME, version)
     return get_version(artifacts, version)
 
@@ -114,6 +141,7 @@ def _as_version(mv) -> ModelVersion:  # noqa: ANN001 - mlflow's ModelVersion ent
         run_id=mv.run_id or "",
         bundle_version=(mv.tags or {}).get("bundle_version", ""),
         aliases=tuple(mv.aliases or ()),
+        bundle_path=(mv.tags or {}).get("bundle_path", ""),
     )
 
 
@@ -165,15 +193,49 @@ def resolve(uri: str, artifacts: str | Path) -> ModelVersion:
     return _as_version(mv)
 
 
-def fetch_bundle(uri: str, artifacts: str | Path) -> tuple[Path, ModelVersion]:
-    """Resolve ``uri`` and return a local copy of its bundle folder (cached per version).
+def version_of_bundle(artifacts: str | Path, bundle_name: str) -> ModelVersion | None:
+    """The registered version holding bundle ``bundle_name`` (the newest if several), or None.
 
-    The copy lives in ``<artifacts>/registry/<name>-v<version>/``; it is downloaded under a
-    temporary name and renamed when complete, so a half-downloaded copy is never used.
+    None too when there is no registry to ask: no embedded store in ``artifacts`` and no
+    ``MLFLOW_TRACKING_URI``, or a store that cannot be read (the service serves on regardless).
+    """
+    if external_uri() is None and not (Path(artifacts) / "mlruns.db").is_file():
+        return None
+    try:
+        versions = list_versions(artifacts)
+    except Exception as err:  # noqa: BLE001 - an unreadable registry must not stop serving
+        log.warning("could not read the model registry: %s", err)
+        return None
+    return next((v for v in versions if v.bundle_version == bundle_name), None)
+
+
+def local_bundle(mv: ModelVersion, artifacts: str | Path) -> Path | None:
+    """The bundle folder of ``mv`` on this machine, where it was written; None if it is not here.
+
+    ``<artifacts>/bundles/<bundle_version>`` first (the artifacts folder may have moved since),
+    then the ``bundle_path`` the version was registered with.
+    """
+    candidates = [Path(artifacts) / "bundles" / mv.bundle_version] if mv.bundle_version else []
+    if mv.bundle_path:
+        candidates.append(Path(mv.bundle_path))
+    return next((p for p in candidates if (p / "manifest.json").is_file()), None)
+
+
+def fetch_bundle(uri: str, artifacts: str | Path) -> tuple[Path, ModelVersion]:
+    """Resolve ``uri`` and return its bundle folder.
+
+    A version registered without a copy (the embedded store's default) is served from its bundle
+    folder in place (:func:`local_bundle`). A version whose model holds the bundle (a tracking
+    server, or registered before bundles were stored once) is downloaded once into
+    ``<artifacts>/registry/<name>-v<version>/``, under a temporary name renamed when complete, so
+    a half-downloaded copy is never used.
     """
     import mlflow
 
     mv = resolve(uri, artifacts)
+    here = local_bundle(mv, artifacts)
+    if here is not None:
+        return here, mv
     cache = Path(artifacts) / "registry" / f"{mv.name}-v{mv.version}"
     if not (cache / "manifest.json").is_file():
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +251,11 @@ def fetch_bundle(uri: str, artifacts: str | Path) -> tuple[Path, ModelVersion]:
             )
             manifests = sorted(local.rglob("manifest.json"))
             if not manifests:
-                raise RegistryError(f"{uri} (version {mv.version}) holds no bundle")
+                where = mv.bundle_path or f"bundles/{mv.bundle_version}"
+                raise RegistryError(
+                    f"{uri} (version {mv.version}) references bundle folder {where}, which is "
+                    "not on this machine"
+                )
             shutil.rmtree(cache, ignore_errors=True)
             manifests[0].parent.rename(cache)
         finally:

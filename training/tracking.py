@@ -33,6 +33,8 @@ def use_store(artifacts: str | Path) -> str:
     """Point MLflow's fluent API (runs and registry) at the artifacts folder's store."""
     import mlflow
 
+    # no "Downloading artifacts" progress bars in the training output (read at each call)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(artifacts)
     if external_uri() is None:
         _SET_BY_US.add(uri)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Path
 from starlette.concurrency import run_in_threadpool
 
 from ganxun.serving.auth import may_see_cadre
-from ganxun.serving.deps import AuditDep, PredictorDep
+from ganxun.serving.deps import AuditDep, Auditor, PredictorDep
+from ganxun.serving.errors import not_in_scope
 from ganxun.serving.predictor import Predictor, UnknownIdError
 from ganxun.serving.schemas import (
     BatchRecommendationRequest,
@@ -27,16 +28,32 @@ CadreId = Annotated[str, Path(min_length=1, max_length=64, examples=["C000001"])
 ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 404, 422)}
 
 
-def authorize_cadre(cadre_id: str, predictor: Predictor, audit: AuditDep, action: str) -> None:
-    """404 for an unknown cadre, 403 (audited) for one outside the key's scope."""
+def check_role(audit: Auditor) -> None:
+    """403 for institution keys, whatever the id: they never read cadre profiles."""
+    if audit.who.role == "institution":
+        raise HTTPException(status_code=403, detail="institution keys cannot read cadre profiles")
+
+
+def refusal(cadre_id: str, audit: Auditor) -> Exception:
+    """What a refused read raises: 404 "unknown cadre" for org keys, else :func:`not_in_scope`.
+
+    A scoped key gets that one answer whether the cadre is unknown or outside its scope; only the
+    audit row keeps the difference (403 outside the scope, 404 unknown).
+    """
+    if audit.who.role == "org":
+        return UnknownIdError("cadre", cadre_id)
+    return not_in_scope("cadre", cadre_id)
+
+
+def authorize_cadre(cadre_id: str, predictor: Predictor, audit: Auditor, action: str) -> None:
+    """Let the read through, or raise :func:`refusal` (audited for scoped keys)."""
+    check_role(audit)
     unit = predictor.unit_of(cadre_id)
-    if unit is None:
-        raise UnknownIdError("cadre", cadre_id)
-    if not may_see_cadre(audit.who, cadre_id, unit):
-        audit(action, {"cadre_ids": [cadre_id]}, 403)
-        raise HTTPException(
-            status_code=403, detail=f"cadre {cadre_id!r} is outside this key's scope"
-        )
+    if unit is not None and may_see_cadre(audit.who, cadre_id, unit):
+        return
+    if audit.who.role != "org":
+        audit(action, {"cadre_ids": [cadre_id]}, 404 if unit is None else 403)
+    raise refusal(cadre_id, audit)
 
 
 @router.get("/{cadre_id}/knowledge", response_model=KnowledgeResponse, responses=ERRORS)
@@ -55,7 +72,8 @@ async def recommendations(
     """Courses this cadre should study next, never one already taken, with reasons.
 
     A cadre the model does not know yet (joined after the last training) gets what peers of the
-    same ``rank`` and ``category`` choose when the body gives both; 404 otherwise.
+    same ``rank`` and ``category`` choose when the body gives both; 404 otherwise. A unit or
+    cadre key gets the same 404 for a cadre outside its scope as for an unknown one.
     """
     # async: a precomputed list is answered on the event loop (no thread-pool hop); a list that
     # must be computed, and nothing else, goes to the thread pool
@@ -65,13 +83,17 @@ async def recommendations(
         "topics": body.topics,
         "modes": body.modes,
     }
+    check_role(audit)
     unit = predictor.unit_of(cadre_id)
-    if unit is None and body.rank and body.category:  # a new cadre: peers' choices
-        if not may_see_cadre(audit.who, cadre_id, None):  # org keys, or the cadre's own key
-            await audit.record("recommendations", {"cadre_ids": [cadre_id]}, 403)
-            raise HTTPException(
-                status_code=403, detail=f"cadre {cadre_id!r} is outside this key's scope"
+    new_cadre = unit is None and body.rank and body.category
+    # a new cadre (org keys, or the cadre's own key) gets peers' choices
+    if not may_see_cadre(audit.who, cadre_id, unit) or (unit is None and not new_cadre):
+        if audit.who.role != "org":
+            await audit.record(
+                "recommendations", {"cadre_ids": [cadre_id]}, 404 if unit is None else 403
             )
+        raise refusal(cadre_id, audit)
+    if new_cadre:
         items = await run_in_threadpool(
             partial(predictor.recommend_new, body.rank, body.category, **query)
         )
@@ -80,13 +102,6 @@ async def recommendations(
             model_version=predictor.version,
             cadre_id=cadre_id,
             items=[RecommendedCourse(**vars(i)) for i in items],
-        )
-    if unit is None:
-        raise UnknownIdError("cadre", cadre_id)
-    if not may_see_cadre(audit.who, cadre_id, unit):
-        await audit.record("recommendations", {"cadre_ids": [cadre_id]}, 403)
-        raise HTTPException(
-            status_code=403, detail=f"cadre {cadre_id!r} is outside this key's scope"
         )
     items = predictor.precomputed(cadre_id, **query)
     if items is None:
@@ -108,7 +123,7 @@ batch_router = APIRouter(prefix="/v1/recommendations", tags=["cadres"])
 def batch_recommendations(
     body: BatchRecommendationRequest, predictor: PredictorDep, audit: AuditDep
 ) -> BatchRecommendationResponse:
-    """Lists for up to 1,000 cadres; one unknown (404) or out-of-scope (403) id fails the batch."""
+    """Lists for up to 1,000 cadres; one unknown or out-of-scope id fails the batch (404)."""
     for cadre_id in body.cadre_ids:
         authorize_cadre(cadre_id, predictor, audit, "recommendations")
     results = [

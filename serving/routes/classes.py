@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from ganxun.models.rollcall import InfeasibleRoster
 from ganxun.serving.auth import Principal
 from ganxun.serving.deps import AuditDep, PredictorDep, PrincipalDep
+from ganxun.serving.errors import ApiError, not_in_scope
 from ganxun.serving.planner import Planner
-from ganxun.serving.predictor import BadRequestError
+from ganxun.serving.predictor import UnknownIdError
 from ganxun.serving.schemas import (
     Candidate,
     ClassStaffResponse,
@@ -45,11 +46,21 @@ PlannerDep = Annotated[Planner, Depends(get_planner)]
 
 
 def authorize_class(who: Principal, planner: Planner, class_id: str) -> None:
-    """Org keys see every class; institution keys their own; others none (403)."""
-    institution = planner.institution_of(class_id)  # 404 first for an unknown class
-    if who.role == "org" or (who.role == "institution" and who.scope == institution):
+    """Org keys see every class; institution keys their own; unit and cadre keys none (403).
+
+    An institution key gets the same 404 for another institution's class as for an unknown one.
+    """
+    if who.role not in ("org", "institution"):
+        raise HTTPException(status_code=403, detail=f"{who.role} keys cannot read class plans")
+    if who.role == "org":
+        planner.institution_of(class_id)  # 404 for an unknown class
         return
-    raise HTTPException(status_code=403, detail=f"class {class_id!r} is outside this key's scope")
+    try:
+        institution = planner.institution_of(class_id)
+    except UnknownIdError:
+        institution = None
+    if institution is None or institution != who.scope:
+        raise not_in_scope("class", class_id)
 
 
 @router.post("/classes/{class_id}/teachers", response_model=ClassTeachersResponse, responses=ERRORS)
@@ -112,10 +123,11 @@ def plan_teachers(
     )
 
 
-def _candidate(row) -> Candidate:
+def _candidate(row, predictor) -> Candidate:
     return Candidate(
         cadre_id=row.cadre_id,
         unit_id=row.unit_id,
+        unit_name=predictor.unit_name(str(row.unit_id)),
         rank=row.rank,
         score=round(float(row.benefit), 4),
         gap=round(100 * float(row.gap), 1),
@@ -144,12 +156,15 @@ def rollcall(
     try:
         roster, report, candidates = planner.rollcall(request, body.k)
     except InfeasibleRoster as err:
-        raise BadRequestError(f"{err.constraint}: {err}") from err
+        raise ApiError(422, f"{err.constraint}: {err}", "infeasible") from err
     audit("rollcall", {"class_id": body.class_id, "cadre_ids": roster["cadre_id"].tolist()})
     return RollcallResponse(
         model_version=predictor.version,
         class_id=body.class_id,
-        roster=[_candidate(r) for r in roster.itertuples()],
-        candidates=[_candidate(r) for r in candidates.itertuples()],
-        constraints=report,
+        roster=[_candidate(r, predictor) for r in roster.itertuples()],
+        candidates=[_candidate(r, predictor) for r in candidates.itertuples()],
+        constraints=[
+            {**c, "unit_name": predictor.unit_name(c["unit_id"])} if "unit_id" in c else c
+            for c in report
+        ],
     )

@@ -55,6 +55,15 @@ class EventBatch(BaseModel):
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
 
 
+UNKNOWN_WARNING = (
+    "事件中的编号当前模型不认识（可能是输入错误，或是上次训练之后新增的），已保存，"
+    "但不会更新在线画像，请核对；下次训练时若该编号已在数据中，将被吸收。 "
+    "The live model does not know the id(s) in unknown_ids (a typo, or added since the last "
+    "training): the event is stored but not applied to live profiles; check the id. The next "
+    "training absorbs it if the id is in its data by then."
+)
+
+
 class EventResult(BaseModel):
     """What happened to one event, in request order."""
 
@@ -62,6 +71,13 @@ class EventResult(BaseModel):
     event_id: str | None
     status: str = Field(description="accepted / duplicate / rejected")
     reason: str | None = None
+    unknown_ids: list[str] | None = Field(
+        None,
+        description="id fields of a stored event that the live model does not know "
+        "(cadre_id, course_id, item_id, teacher_id); null when it knows them all",
+        examples=[["cadre_id"]],
+    )
+    warning: str | None = Field(None, description="why unknown_ids matter (中文 and English)")
 
 
 class EventResponse(BaseModel):
@@ -92,7 +108,20 @@ def post_events(
     who: PrincipalDep,
     request: Request,
 ) -> EventResponse:
-    """Store events (idempotent by event_id) before acknowledging; apply them to live profiles."""
+    """Store events (idempotent by event_id) before acknowledging; apply them to live profiles.
+
+    Each event is validated on its own: a malformed one is ``rejected`` with the reason, the
+    others are stored (``accepted``, or ``duplicate`` for an event_id already stored).
+
+    **Ids the live model does not know.** An event naming a cadre, course, item or teacher that the
+    served bundle does not know is still ``accepted`` and stored — it may be a cadre or course
+    added since the last training, which the next training will know — but it is flagged: its
+    result lists the unknown fields in ``unknown_ids`` (e.g. ``["cadre_id"]``) with a
+    ``warning``, and it is not applied to live profiles. A typo'd id is therefore visible in the
+    response at once; the sending system should check flagged events. At the next ``ganxun
+    train`` an event whose ids are still unknown is set aside in ``problems.csv`` like any row
+    with an unknown id.
+    """
     results: list[EventResult] = []
     valid = []
     for i, raw in enumerate(batch.events):
@@ -111,11 +140,15 @@ def post_events(
             valid.append((i, event))
             results.append(EventResult(index=i, event_id=event.event_id, status="pending"))
     stored = store_events(engine, [e for _, e in valid])
+    current = store.current
     for (i, event), new in zip(valid, stored, strict=True):
         results[i].status = "accepted" if new else "duplicate"
+        unknown = current.unknown_ids(event) if current is not None else []
+        if unknown:
+            results[i].unknown_ids = unknown
+            results[i].warning = UNKNOWN_WARNING
         if new:
             store.apply(event)
     for r in results:
         request.app.state.metrics.events.labels(r.status).inc()
-    current = store.current
     return EventResponse(model_version=current.version if current else None, results=results)

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ganxun.serving.deps import PredictorDep, PrincipalDep, StoreDep
-from ganxun.serving.schemas import Health, ModelInfo
+from ganxun.serving.examples import examples_for
+from ganxun.serving.schemas import ExamplesResponse, Health, ModelInfo
 
 router = APIRouter(tags=["health"])
 
@@ -41,3 +42,13 @@ def model_info(predictor: PredictorDep, _: PrincipalDep) -> ModelInfo:
         model_uri=predictor.source.get("model_uri"),
         registered_version=predictor.source.get("registered_version"),
     )
+
+
+@router.get("/v1/examples", response_model=ExamplesResponse, tags=["examples"])
+def examples(predictor: PredictorDep, who: PrincipalDep) -> ExamplesResponse:
+    """Ids worth trying that this key may open (nothing outside its scope).
+
+    Cadres with exam answers and a clear gap, their units, and rollcall classes (org keys). The
+    pages show them as links; ``ganxun demo`` prints the first ones.
+    """
+    return ExamplesResponse(model_version=predictor.version, **examples_for(predictor, who))

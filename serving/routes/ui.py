@@ -13,13 +13,15 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+root_router = APIRouter(include_in_schema=False)
 UI = Path(__file__).resolve().parent.parent / "ui"
 STATIC = {
     "base.css": "text/css",
     "common.js": "text/javascript",
+    "index.js": "text/javascript",
     "cadre.js": "text/javascript",
     "unit.js": "text/javascript",
     "roster.js": "text/javascript",
@@ -45,6 +47,27 @@ def _call(function: str, value: str) -> str:
     arg = json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
     script = f'<script src="/ui/static/{function.lower()}.js"></script>'
     return f"{script}<script>show{function}({arg});</script>"
+
+
+@root_router.get("/")
+def root() -> RedirectResponse:
+    """The service's address opens the pages (``/ui/``)."""
+    return RedirectResponse("/ui/", status_code=307)
+
+
+def not_found_page() -> HTMLResponse:
+    """A page under /ui/ that does not exist: a Chinese 404 page with the example ids."""
+    body = (
+        '<div class="card"><h2>页面不存在</h2><p>请检查地址中的编号是否填写完整，'
+        '或回到<a href="/ui/">首页</a>输入编号，也可以点击下方的示例编号。</p></div>'
+    )
+    html = (
+        _read("_layout.html")
+        .replace("{title}", "页面不存在")
+        .replace("{body}", body)
+        .replace("{script}", "")
+    )
+    return HTMLResponse(html, status_code=404)
 
 
 @router.get("/", response_class=HTMLResponse)

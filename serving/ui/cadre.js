@@ -1,3 +1,4 @@
+function confidenceWord(c) { return c === 0 ? "无作答" : c < 0.3 ? "低" : c < 0.7 ? "中" : "高"; }
 async function showCadre(cadreId) {
   document.getElementById("cadre-id").textContent = cadreId;
   try {
@@ -8,6 +9,9 @@ async function showCadre(cadreId) {
       {type: "scatterpolar", r: close(k.topics.map(t => t.required)), theta: close(names), name: "岗位要求", line: {dash: "dash", color: "#555"}},
       {type: "scatterpolar", r: close(k.topics.map(t => t.reserve)), theta: close(names), name: "知识储备", fill: "toself", line: {color: "#b3261e"}},
     ], {polar: {radialaxis: {range: [0, 100]}}, margin: {t: 30, b: 30}, legend: {orientation: "h"}}, {displaylogo: false});
+    document.querySelector("#topics tbody").innerHTML = k.topics.map(t =>
+      `<tr><td>${esc(t.name)}</td><td>${t.reserve}</td><td>${t.required}</td><td class="${t.gap > 0 ? "bad" : "ok"}">${t.gap}</td>` +
+      `<td>${t.confidence.toFixed(2)}（${confidenceWord(t.confidence)}）</td></tr>`).join("");
     const r = await api(`/v1/cadres/${encodeURIComponent(cadreId)}/recommendations`, {method: "POST", body: JSON.stringify({k: 10})});
     document.querySelector("#recs tbody").innerHTML = r.items.map((it, i) =>
       `<tr><td>${i + 1}</td><td>${esc(it.title)} <small>${esc(it.course_id)}</small></td><td>${reasons(it.reasons)}</td></tr>`).join("");

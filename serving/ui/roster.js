@@ -1,16 +1,43 @@
 const removed = [];
-const NAMES = {capacity: "班级容量", target_ranks: "目标职级", unit_quotas: "单位名额", max_recent_hours: "近一年学时上限", eligibility: "资格"};
+const NAMES = {capacity: "班级容量", target_ranks: "目标职级", unit_quota: "单位名额", unit_quotas: "单位名额", max_recent_hours: "近一年学时上限", eligibility: "资格"};
+// A constraint's limit or use in words: ["副处","正处"] → 副处、正处; {"副处": 3} → 副处 3 人.
+function plain(value, constraint) {
+  if (value === null || value === undefined) return "—";
+  if (Array.isArray(value)) return value.length ? value.map(esc).join("、") : "不限";
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${esc(k)} ${esc(v)} 人`).join("、") || "—";
+  if (typeof value === "number") {
+    if (constraint === "max_recent_hours") return `${Math.round(value * 10) / 10} 学时`;
+    if (constraint === "capacity" || constraint === "unit_quota") return `${value} 人`;
+    return String(Math.round(value * 1000) / 1000);
+  }
+  return esc(value);
+}
+function constraintName(c) {
+  const name = NAMES[c.constraint] || c.constraint;
+  return c.unit_id ? `${name}：${c.unit_name ? esc(c.unit_name) : esc(c.unit_id)}` : esc(name);
+}
 async function showRoster(classId) {
   document.getElementById("class-id").textContent = classId;
+  clearError();
   try {
     const r = await api("/v1/rollcall", {method: "POST", body: JSON.stringify({class_id: classId, exclude_cadre_ids: removed, k: 200})});
     document.querySelector("#roster tbody").innerHTML = r.roster.map((c, i) =>
-      `<tr><td>${i + 1}</td><td>${esc(c.cadre_id)}</td><td>${esc(c.unit_id)}</td><td>${esc(c.rank)}</td><td>${c.score.toFixed(3)}</td><td>${reasons(c.reasons)}</td>` +
-      `<td><button class="secondary" data-cadre="${esc(c.cadre_id)}">移出</button></td></tr>`).join("");
-    document.querySelectorAll("#roster button").forEach(b => b.onclick = () => { removed.push(b.dataset.cadre); showRoster(classId); });
+      `<tr><td>${i + 1}</td><td>${esc(c.cadre_id)}</td><td>${unitLabel(c.unit_id, c.unit_name)}</td><td>${esc(c.rank)}</td><td>${c.score.toFixed(3)}</td><td>${reasons(c.reasons)}</td>` +
+      `<td><button class="secondary remove" data-cadre="${esc(c.cadre_id)}">移出</button></td></tr>`).join("");
+    document.querySelectorAll("#roster button.remove").forEach(b => b.onclick = () => {
+      removed.push(b.dataset.cadre);
+      showRoster(classId);
+    });
     document.querySelector("#constraints tbody").innerHTML = r.constraints.map(c =>
-      `<tr><td>${esc(NAMES[c.constraint] || c.constraint)}</td><td>${esc(JSON.stringify(c.limit))}</td><td>${esc(JSON.stringify(c.used))}</td></tr>`).join("");
-    document.getElementById("removed").textContent = removed.length ? removed.join("、") : "（无）";
+      `<tr><td>${constraintName(c)}</td><td>${plain(c.limit, c.constraint)}</td><td>${plain(c.used, c.constraint)}` +
+      `${c.shortfall ? `<span class="bad">（尚缺 ${c.shortfall} 人）</span>` : ""}</td></tr>`).join("");
+    const box = document.getElementById("removed");
+    box.innerHTML = removed.length ? removed.map((id, i) =>
+      `<span class="removed-cadre">${esc(id)} <button class="secondary undo" data-index="${i}">撤销</button></span>`).join("　") : "（无）";
+    box.querySelectorAll("button.undo").forEach(b => b.onclick = () => {
+      removed.splice(Number(b.dataset.index), 1);
+      showRoster(classId);
+    });
     Plotly.newPlot("bars", [{type: "bar", x: r.roster.map(c => c.cadre_id), y: r.roster.map(c => c.score), marker: {color: "#b3261e"}, name: "入选"}],
       {margin: {t: 20, b: 80}, yaxis: {title: "预计收益"}}, {displaylogo: false});
   } catch (e) { showError(e); }

@@ -164,4 +164,61 @@ def test_new_cadre_with_rank_and_category_gets_their_peers_choice(
     unit = str(fitted.catalog.units.ids_[0])
     unit_client = open_client(artifacts, role="unit", scope=unit)
     refused = unit_client.post("/v1/cadres/NEW-CADRE-1/recommendations", json=body)
-    assert refused.status_code == 403
+    assert refused.status_code == 404  # the answer for any id outside its scope
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_reference_pages_name_no_outside_host(client, page):
+    import re
+
+    r = client.get(page)
+    assert r.status_code == 200
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert assets and all(a.startswith("/docs/static/") for a in assets), assets
+    for asset in assets:
+        got = client.get(asset)
+        assert got.status_code == 200 and len(got.content) > 1000, asset
+    assert client.get("/docs/static/../../etc/passwd").status_code == 404
+    assert client.get("/docs/static/nothing.js").json()["error"]["code"] == "not_found"
+
+
+def test_root_opens_the_pages_and_unknown_pages_answer_in_chinese(client):
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/ui/"
+    assert "干训智能推荐" in client.get("/").text
+    page = client.get("/ui/classes//roster")  # the roster opened with an empty class box
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "页面不存在" in page.text and "examples" in page.text
+    assert client.get("/v1/nothing").json()["error"]["code"] == "not_found"  # the API stays JSON
+
+
+@pytest.mark.parametrize("role", ["org", "unit", "cadre", "institution"])
+def test_examples_are_real_ids_within_the_keys_scope(trained, open_client, fitted, role):
+    info = fitted.catalog.cadre_info
+    unit = str(info["unit_id"].iloc[0])
+    scope = {"org": None, "unit": unit, "cadre": "C000002"}.get(role, "I001")
+    c = open_client(trained[1], role, scope)
+    ex = c.get("/v1/examples").json()
+    assert ex["model_version"] == trained[0].bundle.name
+    cadres, units, classes = ex["cadres"], ex["units"], ex["classes"]
+    if role == "org":
+        assert len(cadres) == 3 and len(units) == 3 and len(classes) == 3
+        assert len({x["unit_id"] for x in cadres}) == 3  # from different units
+    if role == "unit":
+        assert cadres and {x["unit_id"] for x in cadres} == {scope}
+        assert [u["unit_id"] for u in units] == [scope]
+    if role == "cadre":
+        assert [x["cadre_id"] for x in cadres] == [scope]
+        assert units == []
+    if role == "institution":
+        assert cadres == [] and classes == [] and units
+    for x in cadres:  # each example shows the product: answers and a gap, and it opens
+        assert x["topics_answered"] > 0 and x["unit_name"]
+        topics = c.get(f"/v1/cadres/{x['cadre_id']}/knowledge").json()["topics"]
+        assert max(t["gap"] for t in topics) == pytest.approx(x["largest_gap"], abs=0.11)
+        assert max(t["confidence"] for t in topics) > 0
+    for u in units:
+        assert c.get(f"/v1/units/{u['unit_id']}/layout").status_code == 200
+    for x in classes:
+        assert c.post("/v1/rollcall", json={"class_id": x["class_id"]}).status_code == 200

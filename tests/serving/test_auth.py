@@ -63,18 +63,18 @@ MATRIX = {
         "batch": (200, 200),
     },
     "unit": {
-        "knowledge": (200, 403),
-        "recommendations": (200, 403),
+        "knowledge": (200, 404),
+        "recommendations": (200, 404),
         "events": (200, 403),
-        "layout": (200, 403),
-        "batch": (200, 403),
+        "layout": (200, 404),
+        "batch": (200, 404),
     },
     "cadre": {
-        "knowledge": (200, 403),
-        "recommendations": (200, 403),
+        "knowledge": (200, 404),
+        "recommendations": (200, 404),
         "events": (200, 403),
         "layout": (403, 403),
-        "batch": (200, 403),
+        "batch": (200, 404),
     },
     "institution": {
         "knowledge": (403, 403),
@@ -96,6 +96,62 @@ def test_scope_matrix(world, role, endpoint):
     assert (own.status_code, out.status_code) == (expected_own, expected_other)
     if out.status_code == 403:
         assert out.json()["error"]["code"] == "forbidden"
+    if out.status_code == 404:
+        assert out.json()["error"]["code"] == "not_found"
+
+
+# Every scoped route, called by every scoped role: an id outside the key's scope and an id that
+# does not exist get the same status and the same body, so the key learns nothing about which
+# ids exist. (Class routes for institution keys: tests/serving/test_classes.py.)
+UNKNOWN = {
+    "knowledge": lambda c: c.get("/v1/cadres/C999999/knowledge"),
+    "recommendations": lambda c: c.post("/v1/cadres/C999999/recommendations", json={"k": 2}),
+    "new cadre": lambda c: c.post(
+        "/v1/cadres/C999999/recommendations", json={"k": 2, "rank": "科员", "category": "经济管理"}
+    ),
+    "events": lambda c: c.post("/v1/events", json=_event("C999999")),
+    "layout": lambda c: c.get("/v1/units/U9999/layout"),
+    "batch": lambda c: c.post("/v1/recommendations/batch", json={"cadre_ids": ["C999999"]}),
+}
+OUTSIDE = {
+    "knowledge": lambda c, other: c.get(f"/v1/cadres/{other}/knowledge"),
+    "recommendations": lambda c, other: c.post(
+        f"/v1/cadres/{other}/recommendations", json={"k": 2}
+    ),
+    "new cadre": lambda c, other: c.post(
+        f"/v1/cadres/{other}/recommendations", json={"k": 2, "rank": "科员", "category": "经济管理"}
+    ),
+    "events": lambda c, other: c.post("/v1/events", json=_event(other)),
+    "layout": lambda c, other: c.get(f"/v1/units/{UNIT_OF[other]}/layout"),
+    "batch": lambda c, other: c.post("/v1/recommendations/batch", json={"cadre_ids": [other]}),
+}
+
+
+def _same_body(answer, cadre_or_unit, placeholder):
+    return answer.text.replace(cadre_or_unit, placeholder)
+
+
+SCOPED = [
+    (role, endpoint)
+    for role in ("unit", "cadre", "institution")
+    for endpoint in sorted(UNKNOWN)
+    if (role, endpoint) not in {("institution", "layout"), ("institution", "events")}
+]  # institution keys see every unit's layout and send events for any cadre: nothing to hide
+
+
+@pytest.mark.parametrize("role, endpoint", SCOPED)
+def test_unknown_and_out_of_scope_ids_get_the_same_answer(world, role, endpoint):
+    _, clients, _, other, _ = world
+    unknown = UNKNOWN[endpoint](clients[role])
+    outside = OUTSIDE[endpoint](clients[role], other)
+    assert unknown.status_code == outside.status_code
+    assert unknown.status_code in (403, 404)
+    if endpoint == "layout":
+        ids = ("U9999", UNIT_OF[other])
+    else:
+        ids = ("C999999", other)
+    # the bodies differ only by the id that was asked for
+    assert _same_body(unknown, ids[0], "X") == _same_body(outside, ids[1], "X")
 
 
 @pytest.mark.parametrize("role", sorted(MATRIX))
@@ -116,7 +172,9 @@ def test_missing_wrong_and_revoked_keys_are_401(world):
     cadre_key = next(k for k in list_keys(engine) if k["role"] == "cadre")
     assert revoke_key(engine, cadre_key["key_id"])
     r = clients["cadre"].get(url)
-    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    missing = c.get(url, headers={"X-API-Key": ""})
+    assert missing.json()["error"]["code"] == "missing_api_key"
     assert c.get("/health", headers={"X-API-Key": ""}).status_code == 200  # liveness is open
 
 

@@ -119,7 +119,7 @@ def test_class_scopes(ctx, open_client):
     unit = open_client(ctx["art"], "unit", "U0001")
     url = f"/v1/classes/{cls['class_id']}/teachers"
     assert own.post(url, json={}).status_code == 200
-    assert other.post(url, json={}).status_code == 403
+    assert other.post(url, json={}).status_code == 404  # as for a class that does not exist
     assert unit.post(url, json={}).status_code == 403
     assert own.post("/v1/rollcall", json={"class_id": cls["class_id"]}).status_code == 403
     assert ctx["org"].post("/v1/classes/NOPE/teachers", json={}).status_code == 404
@@ -140,9 +140,9 @@ CLASS_MATRIX = {
         "rollcall": (200, 200),
     },
     "institution": {
-        "teachers": (200, 403),
-        "staff": (200, 403),
-        "plan": (200, 403),
+        "teachers": (200, 404),
+        "staff": (200, 404),
+        "plan": (200, 404),
         "rollcall": (403, 403),  # calling cadres to a class is the organisation department's
     },
     "unit": {
@@ -182,3 +182,23 @@ def test_class_scope_matrix(ctx, open_client, role, endpoint):
     for answer in (own, other):
         if answer.status_code == 403:
             assert answer.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("role", ["institution", "unit", "cadre"])
+@pytest.mark.parametrize("endpoint", sorted(CLASS_CALLS))
+def test_unknown_and_other_institutions_classes_get_the_same_answer(
+    ctx, open_client, role, endpoint
+):
+    classes = ctx["classes"]
+    mine = classes.iloc[0]
+    theirs = classes[classes["institution_id"] != mine["institution_id"]].iloc[0]["class_id"]
+    scope = {
+        "institution": mine["institution_id"],
+        "unit": str(ctx["fitted"].catalog.units.ids_[0]),
+        "cadre": str(ctx["fitted"].catalog.cadres.ids_[0]),
+    }[role]
+    client = open_client(ctx["art"], role, scope)
+    outside = CLASS_CALLS[endpoint](client, theirs)
+    unknown = CLASS_CALLS[endpoint](client, "B99999")
+    assert outside.status_code == unknown.status_code and outside.status_code in (403, 404)
+    assert outside.text.replace(theirs, "X") == unknown.text.replace("B99999", "X")

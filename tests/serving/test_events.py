@@ -209,3 +209,44 @@ def test_wrong_answers_on_a_topic_move_its_courses_up(setup, open_client):
         n_before = sum(main[x] == weak for x in before[:10])
         n_after = sum(main[x] == weak for x in after[:10])
         assert pos[1] < pos[0] - 2 and n_after >= n_before  # up the list, never out of the top
+
+
+def test_ids_the_model_does_not_know_are_stored_but_flagged(setup, open_client):
+    art, fitted = setup
+    cadre, course = str(fitted.catalog.cadres.ids_[3]), str(fitted.catalog.courses.ids_[0])
+    item = str(fitted.catalog.items.ids_[0])
+    typo = cadre[0] + cadre[2:]  # a zero left out
+    assert fitted.catalog.cadres.one(typo) < 0
+    c = open_client(art)
+    before = c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+    answer = {
+        "type": "response",
+        "item_id": item,
+        "occurred_at": "2026-11-27T10:20:00+08:00",
+        "correct": 1,
+    }
+    body = {
+        "events": [
+            {**answer, "event_id": "u1", "cadre_id": typo},
+            _completion("u2", cadre, "K-NO-SUCH"),
+            {**answer, "event_id": "u3", "cadre_id": cadre, "item_id": "Q-NO-SUCH"},
+            _completion("u4", cadre, course),
+        ]
+    }
+    res = c.post("/v1/events", json=body).json()["results"]
+    assert [r["status"] for r in res] == ["accepted"] * 4  # stored for the next training
+    assert [r["unknown_ids"] for r in res] == [["cadre_id"], ["course_id"], ["item_id"], None]
+    assert "不认识" in res[0]["warning"] and "unknown_ids" in res[0]["warning"]
+    assert res[3]["warning"] is None
+    assert count_events(make_engine(f"sqlite:///{art / 'ganxun.db'}")) == 4
+    # flagged events are not applied: a service that replays only them shows the same profile
+    fresh = art.parent / "flagged-only"
+    shutil.copytree(art / "bundles", fresh / "bundles")
+    f = open_client(fresh)
+    f.post("/v1/events", json={"events": body["events"][:3]})
+    assert f.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"] == before
+    # the known completion moved the reserve
+    assert c.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"] != before
+    # a retry of the typo'd event is a duplicate and still flagged
+    again = c.post("/v1/events", json={"events": body["events"][:1]}).json()["results"][0]
+    assert again["status"] == "duplicate" and again["unknown_ids"] == ["cadre_id"]

@@ -35,6 +35,42 @@ def test_training_run_registers_a_version_with_figures_and_signature(trained):
     assert [c.name for c in info.signature.inputs.inputs] == ["task", "id", "k"]
 
 
+def test_the_bundle_is_stored_once(trained):
+    result, artifacts = trained
+    version = registry.get_version(artifacts, result.model_version)
+    assert version.bundle_path == str(result.bundle.resolve())
+    store = artifacts / "mlartifacts"
+    logged = [p for p in store.rglob("*") if p.is_file()]
+    assert logged, "the run's model, manifest and figures are logged"
+    assert not [p for p in logged if p.suffix == ".joblib"], "no bundle part is copied"
+    bundle_bytes = sum(p.stat().st_size for p in result.bundle.iterdir())
+    assert sum(p.stat().st_size for p in logged) < bundle_bytes / 3
+    folder, mv = registry.fetch_bundle(f"models:/ganxun/{result.model_version}", artifacts)
+    assert folder == result.bundle and mv.version == result.model_version  # served in place
+
+
+def test_newest_bundle_reports_its_registered_version(trained):
+    result, artifacts = trained
+    with TestClient(create_app(Settings(artifacts=artifacts))) as client:
+        client.headers["X-API-Key"] = key_for(artifacts)
+        live = client.get("/v1/model").json()
+    assert live["model_version"] == result.bundle.name
+    assert live["registered_version"] == result.model_version
+    assert live["model_uri"] == f"models:/ganxun/{result.model_version}"
+
+
+def test_registering_prints_no_download_progress_bar(trained, tmp_path, capfd):
+    result, _ = trained
+    art = tmp_path / "art"
+    shutil.copytree(result.bundle, art / "bundles" / result.bundle.name)
+    run_id = log_run(art, params={}, metrics={}, files=[])
+    capfd.readouterr()
+    registry.register_bundle(art / "bundles" / result.bundle.name, run_id, art)
+    out, err = capfd.readouterr()
+    assert "Downloading artifacts" not in out + err
+    assert "input example" not in out + err
+
+
 @pytest.fixture()
 def two_versions(trained, tmp_path):
     """A fresh artifacts folder whose registry holds versions 1 and 2 (bundles A and B)."""
@@ -75,6 +111,24 @@ def test_promote_serve_and_roll_back(two_versions):
     versions = registry.list_versions(art)
     assert [v.version for v in versions] == ["2", "1"]
     assert versions[1].aliases == ("production",)
+    assert not (art / "registry").exists(), "versions are served from their bundle folders"
+
+
+def test_a_version_holding_a_copy_is_downloaded_once(trained, tmp_path):
+    """Versions logged with the bundle inside (a tracking server; older runs) still serve."""
+    result, _ = trained
+    art = tmp_path / "art"
+    folder = art / "bundles" / result.bundle.name
+    shutil.copytree(result.bundle, folder)
+    run_id = log_run(art, params={}, metrics={}, files=[])
+    mv = registry.register_bundle(folder, run_id, art, copy=True)
+    no_copy = registry.register_bundle(folder, run_id, art, copy=False)
+    shutil.rmtree(art / "bundles")  # the folder is gone: only the copy in MLflow is left
+    got, _ = registry.fetch_bundle(f"models:/ganxun/{mv.version}", art)
+    assert got == art / "registry" / f"ganxun-v{mv.version}"
+    assert (got / "manifest.json").is_file()
+    with pytest.raises(registry.RegistryError, match="not on this machine"):
+        registry.fetch_bundle(f"models:/ganxun/{no_copy.version}", art)
 
 
 def test_unknown_version_or_alias_is_a_clear_error(two_versions, capsys):
