@@ -439,7 +439,7 @@ def run(args: argparse.Namespace) -> dict:
     rng = random.Random(args.seed)
     key = make_key(artifacts)
     port = args.port or free_port()
-    log = Path(tempfile.gettempdir()) / f"ganxun_bench_load_server_{port}.log"
+    log = Path(args.server_log)
     print(f"starting ganxun serve on port {port} ({len(cadres):,} cadres)…", flush=True)
     server = Server(artifacts, port, log, precompute=not args.no_precompute)
     result: dict = {
@@ -580,6 +580,11 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="serve with GANXUN_PRECOMPUTE_LISTS=false (every list computed per request)",
     )
+    p.add_argument(
+        "--server-log",
+        default=str(Path(tempfile.gettempdir()) / "ganxun_bench_load_server.log"),
+        help="where the server's output goes (quick: a temporary folder)",
+    )
     p.add_argument("--quick", action="store_true", help="a few seconds per phase, on a copy")
     args = p.parse_args(argv)
     started = time.perf_counter()
@@ -592,6 +597,7 @@ def main(argv: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             source = Path(args.artifacts) if args.artifacts else benchlib.tiny_artifacts(Path(tmp))
             args.artifacts = benchlib.copy_newest_bundle(source, Path(tmp) / "load-artifacts")
+            args.server_log = str(Path(tmp) / "server.log")
             result = run(args)
     benchlib.finish(result, args.quick, started)
     benchlib.write(Path(args.out), "load", result)
