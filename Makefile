@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,9 +32,14 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## Speed and quality benchmarks; results go to benchmarks/results/ and a table is printed.
+## Speed and quality benchmarks; results go to benchmarks/results/, then one summary table of every
+## headline figure against its target (benchmarks/results/summary.json).
 bench: install
 	$(PY) benchmarks/run.py
+
+## Every benchmark's quick mode (tiny city or a sample of the public data; a couple of minutes).
+bench-quick: install
+	$(PY) benchmarks/run.py --quick
 
 clean:
 	rm -rf artifacts data/city benchmarks/results .pytest_cache

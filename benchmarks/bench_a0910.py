@@ -5,9 +5,11 @@ Fits the item-mean baseline, :class:`ganxun.models.diagnosis.LogisticDiagnosis` 
 first stage's penalty and stops the booster early; ``test.csv`` is scored once per model. Prints a
 Markdown table and writes ``OUT/a0910.json``.
 
-Usage: ``python benchmarks/bench_a0910.py [--data DIR] [--out DIR]``. The data are read from
-``../shared/datasets/a0910`` (never copied into the repository); the benchmark skips with a
-message when the folder is absent.
+Usage: ``python benchmarks/bench_a0910.py [--data DIR] [--out DIR] [--quick]``. The data are read
+from ``../shared/datasets/a0910`` (or ``$GANXUN_DATASETS/a0910``; never copied into the
+repository); the benchmark skips with a message when the folder is absent. ``--quick``: the same
+fits on the answers of a fixed sample of ``QUICK_USERS`` users (seconds; not comparable with the
+published anchors).
 """
 
 from __future__ import annotations
@@ -19,21 +21,26 @@ import sys
 import time
 from pathlib import Path
 
+import benchlib
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = benchlib.ROOT
 sys.path.insert(0, str(ROOT))
 
 from ganxun.features.vocab import Vocabulary  # noqa: E402
 from ganxun.models.diagnosis import LogisticDiagnosis  # noqa: E402
 from ganxun.models.stacked_diagnosis import StackedDiagnosis  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "a0910"
+DEFAULT_DATA = benchlib.datasets_dir() / "a0910"
 RESPONSES = ("train", "valid", "test")
 SEED = 0
+QUICK_USERS = 300
+MODELS = ("item mean (baseline)", "LogisticDiagnosis", "StackedDiagnosis")
+#: Figures every run promises (one row per model and split).
+FIGURES = ("results.*.auc", "results.*.acc", "results.*.rmse", "results.*.fit_s", "n_users")
 # Published on exactly this split (EduCDM example runs, test set).
 ANCHORS = {"NCDM": {"auc": 0.752, "acc": 0.730}, "KaNCD": {"auc": 0.768, "acc": 0.732}}
 # Penalties of the first stage tried on valid (the rest are the estimator's defaults).
@@ -115,13 +122,25 @@ def _clock():
     return lambda: (time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def main(data_dir: Path = DEFAULT_DATA, out: Path = ROOT / "benchmarks" / "results") -> list[dict]:
-    """Fit every model on train, choose on valid, report on valid and test; write JSON."""
-    data_dir, out = Path(data_dir), Path(out)
+def sample_users(frames, n: int, seed: int = SEED):
+    """The rows of ``frames`` that belong to ``n`` users drawn from the first frame (train)."""
+    users = frames[0]["user_id"].unique()
+    chosen = np.random.default_rng(seed).choice(users, size=min(n, len(users)), replace=False)
+    return [f[f["user_id"].isin(chosen)].reset_index(drop=True) for f in frames]
+
+
+def run(data_dir: Path = DEFAULT_DATA, sample: int | None = None) -> dict | None:
+    """Fit every model on train, choose on valid, score valid and test; None without the data.
+
+    ``sample``: keep only the answers of that many users drawn from train (the quick mode).
+    """
+    data_dir = Path(data_dir)
     if not all((data_dir / f"{n}.csv").exists() for n in (*RESPONSES, "item")):
         print(f"a0910 benchmark skipped: no a0910 data in {data_dir} (see shared/datasets/README).")
-        return []
+        return None
     train, valid, test, items = to_generic(data_dir)
+    if sample:
+        train, valid, test = sample_users((train, valid, test), sample)
     users, item_vocab, topics, Q = index(train, items)
     sets = {}
     for name, frame in zip(RESPONSES, (train, valid, test), strict=True):
@@ -147,7 +166,7 @@ def main(data_dir: Path = DEFAULT_DATA, out: Path = ROOT / "benchmarks" / "resul
             rows[-1].update(fit_s=round(fit[0], 1), fit_cpu_s=round(fit[1], 1))
             print(json.dumps(rows[-1]), flush=True)
 
-    report("item mean (baseline)", (0.0, 0.0), lambda su, si: item_mean(i, y, len(item_vocab), si))
+    report(MODELS[0], (0.0, 0.0), lambda su, si: item_mean(i, y, len(item_vocab), si))
 
     # First stage: choose the theta penalty on valid.
     best = None
@@ -162,8 +181,9 @@ def main(data_dir: Path = DEFAULT_DATA, out: Path = ROOT / "benchmarks" / "resul
             best = (auc, model, fit)
     _, logistic, fit = best
     chosen["LogisticDiagnosis"] = logistic.get_params()
-    report("LogisticDiagnosis", fit, logistic.predict_proba)
+    report(MODELS[1], fit, logistic.predict_proba)
 
+    print("  StackedDiagnosis: fitting the out-of-fold booster…", flush=True)
     clock = _clock()
     stacked = StackedDiagnosis(
         first_stage=LogisticDiagnosis(**chosen["LogisticDiagnosis"]), random_state=SEED
@@ -173,33 +193,57 @@ def main(data_dir: Path = DEFAULT_DATA, out: Path = ROOT / "benchmarks" / "resul
         k: v for k, v in stacked.get_params(deep=False).items() if k != "first_stage"
     }
     chosen["StackedDiagnosis"]["best_iteration"] = stacked.best_iteration_
-    report("StackedDiagnosis", fit, stacked.predict_proba)
-
-    out.mkdir(parents=True, exist_ok=True)
-    result = {
+    report(MODELS[2], fit, stacked.predict_proba)
+    return {
         "dataset": "a0910",
         "data_dir": str(data_dir),
+        "n_users": n_users,
+        "sampled_users": sample,
         "results": rows,
         "chosen_on_valid": chosen,
         "anchors_test": ANCHORS,
     }
-    (out / "a0910.json").write_text(json.dumps(result, indent=2, default=str))
-    print("\n| model | split | AUC | ACC | RMSE | fit wall s | fit CPU s |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
+
+
+def table(result: dict) -> str:
+    """The results and the published anchors as a Markdown table."""
+    lines = [
+        "| model | split | AUC | ACC | RMSE | fit wall s | fit CPU s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["results"]:
+        lines.append(
             f"| {r['model']} | {r['split']} | {r['auc']:.4f} | {r['acc']:.4f} | {r['rmse']:.4f} | "
             f"{r['fit_s']} | {r['fit_cpu_s']} |"
         )
     for name, anchor in ANCHORS.items():
-        print(f"| {name} (published) | test | {anchor['auc']:.3f} | {anchor['acc']:.3f} | | | |")
-    return rows
+        lines.append(
+            f"| {name} (published) | test | {anchor['auc']:.3f} | {anchor['acc']:.3f} | | | |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    """Parse the arguments, run, write ``a0910.json`` and print the table; the result."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a0910 folder")
+    parser.add_argument("--out", type=Path, default=benchlib.RESULTS)
+    parser.add_argument(
+        "--quick", action="store_true", help=f"a sample of {QUICK_USERS} users (seconds)"
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    result = run(args.data, QUICK_USERS if args.quick else None)
+    if result is None:
+        return None
+    benchlib.finish(result, args.quick, started)
+    benchlib.write(args.out, "a0910", result)
+    print("\n" + table(result))
+    if args.quick:
+        benchlib.check_figures(result, FIGURES, "a0910")
+    return result
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a0910 folder")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    args = parser.parse_args()
-    main(args.data, args.out)
+    main()
     sys.exit(0)

@@ -1,6 +1,6 @@
 """Fuzz every route of the OpenAPI spec for longer than the test suite does; count the 5xx.
 
-``python benchmarks/bench_fuzz.py [--examples 300] [--artifacts DIR] [--seed 0]``
+``python benchmarks/bench_fuzz.py [--examples 300] [--artifacts DIR] [--seed 0] [--quick]``
 
 The same driver as ``tests/serving/test_fuzz.py`` (schemathesis strategies per operation, positive
 and negative cases, about half of the id-like strings swapped for ids the bundle knows, a valid org
@@ -9,7 +9,8 @@ operation and mode instead of the test's 15. The app serves a copy of the newest
 ``--artifacts`` in a temporary folder (default: the tiny synthetic city, generated and trained
 here), so the events and keys the fuzzer writes never reach a real store. Every case is sent even
 after a 5xx; each 5xx is listed as a curl line. Writes ``benchmarks/results/fuzz.json`` and prints
-a Markdown table. Exit status 1 when any answer was a 5xx.
+a Markdown table. Exit status 1 when any answer was a 5xx. ``--quick``: ``QUICK_EXAMPLES`` cases
+per operation and mode (seconds), the same driver.
 """
 
 from __future__ import annotations
@@ -18,39 +19,30 @@ import argparse
 import collections
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import benchlib
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
-def tiny_artifacts(folder: Path) -> Path:
-    """Generate and train the tiny city (seed 0) into ``folder``; return the artifacts folder."""
-    env = dict(os.environ, TQDM_DISABLE="1")
-    for args in (
-        ["generate", "--scale", "tiny", "--seed", "0", "--out", str(folder / "data")],
-        ["train", "--data", str(folder / "data"), "--out", str(folder / "artifacts")],
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", "ganxun", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"ganxun {args[0]} failed:\n{done.stderr[-2000:]}")
-    return folder / "artifacts"
+QUICK_EXAMPLES = 2
+#: Figures every run promises.
+FIGURES = (
+    "requests",
+    "server_errors",
+    "seconds",
+    "operations.*.requests",
+    "operations.*.server_errors",
+)
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict:
+    """Fuzz a copy of the newest bundle of ``args.artifacts`` (default: the tiny city)."""
     import schemathesis
     from schemathesis import GenerationMode
 
@@ -61,12 +53,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
     from ganxun.training.database import default_url, make_engine
     from tests.serving.test_fuzz import OPERATIONS, fuzz_operation, known_ids, negatable
 
-    source = Path(args.artifacts) if args.artifacts else tiny_artifacts(tmp)
-    bundle = newest_bundle(source)
-    if bundle is None:
-        raise SystemExit(f"no bundle under {source}")
-    artifacts = tmp / "fuzz-artifacts"
-    shutil.copytree(bundle, artifacts / "bundles" / bundle.name)
+    source = Path(args.artifacts) if args.artifacts else benchlib.tiny_artifacts(tmp)
+    artifacts = benchlib.copy_newest_bundle(source, tmp / "fuzz-artifacts")
+    bundle = newest_bundle(artifacts)
     key = create_key(make_engine(default_url(artifacts)), "org", note="bench_fuzz")
     ids = known_ids(bundle)
     app = create_app(Settings(artifacts=artifacts))
@@ -74,6 +63,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
 
     rows, failures = [], []
     start = time.perf_counter()
+    print(f"fuzzing {len(OPERATIONS)} operations, {args.examples} cases each…", flush=True)
     for method, path in OPERATIONS:
         operation = schema[path][method]
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -129,24 +119,29 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict:
+    """Parse the arguments, fuzz, write ``fuzz.json`` and print the table; the result."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--examples", type=int, default=300, help="cases per operation and mode")
     p.add_argument("--artifacts", help="fuzz a copy of this folder's newest bundle (default: tiny)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--out", default=str(benchlib.RESULTS))
+    p.add_argument("--quick", action="store_true", help=f"{QUICK_EXAMPLES} cases per operation")
     args = p.parse_args(argv)
+    if args.quick:
+        args.examples = QUICK_EXAMPLES
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args, Path(tmp))
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "fuzz.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-    )
+    benchlib.finish(result, args.quick, started)
+    benchlib.write(Path(args.out), "fuzz", result)
     print(table(result))
     for f in result["failures"][:20]:
         print(f"5xx: {f['operation']}: {f['curl']}")
-    return 1 if result["server_errors"] else 0
+    if args.quick:
+        benchlib.check_figures(result, FIGURES, "fuzz")
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(1 if main()["server_errors"] else 0)

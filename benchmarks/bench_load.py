@@ -1,12 +1,16 @@
 """Load test of the live service: throughput and latency of recommendations next to /health.
 
-``python benchmarks/bench_load.py [--artifacts artifacts] [--duration 60] [--rate 100]``
+``python benchmarks/bench_load.py [--artifacts artifacts] [--duration 60] [--rate 100] [--quick]``
 
 The server is started as deployed — ``ganxun serve`` (uvicorn, one worker) in a subprocess on a
-free port — and an org key is made with ``ganxun keys add``. The load generator runs in this
-process (a separate one from the server): a minimal HTTP/1.1 keep-alive client on asyncio, so that
-the generator costs far less CPU per request than the server and the two cores measure the server.
-In one run:
+free port — and an org key is made with ``ganxun keys add``. Before measuring, it waits on the
+server's structured readiness, ``GET /ready``: first for a 200 (a bundle is live), then — unless
+``--no-precompute`` — for ``default_lists.complete`` (every cadre's default list ready, whether the
+bundle brought them or the service computes them), printing the progress ``done / total`` as it
+goes and failing with the last status and the server log's tail when the lists stop progressing
+or ``--ready-timeout`` passes. The load generator runs in this process (a separate one from the
+server): a minimal HTTP/1.1 keep-alive client on asyncio, so that the generator costs far less
+CPU per request than the server and the two cores measure the server. In one run:
 
 1. **throughput** (closed loop): ``--connections`` connections each send back-to-back requests for
    ``--throughput-seconds``, first ``GET /health``, then ``POST /v1/cadres/{id}/recommendations``
@@ -19,8 +23,13 @@ In one run:
 
 Each answer writes an audit row; by default the server uses the artifacts folder's own SQLite store
 (as deployed), so the audit log grows by one row per recommendation. Writes
-``benchmarks/results/load.json`` and prints Markdown tables. Done when (issue 5): recommendation
-throughput ≥ 50% of /health's, p99 ≤ 25 ms at 100 req/s, zero errors in 60 s.
+``benchmarks/results/load.json`` and prints Markdown tables. Done when (issue 5; thresholds in
+``benchmarks/targets.py``): recommendation throughput ≥ 50% of /health's, p99 ≤ 25 ms at
+100 req/s, zero errors in 60 s — on a city bundle (``make demo`` builds one in ``artifacts/``).
+
+``--quick`` runs the same steps for a few seconds each at a low rate on a *copy* of the newest
+bundle of ``--artifacts`` (default: the tiny city, generated and trained here), so keys and audit
+rows never reach the original store; its figures are not comparable with the targets.
 """
 
 from __future__ import annotations
@@ -36,13 +45,38 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import benchlib
+import targets
+
 HERE = Path(__file__).resolve().parent
-PRECOMPUTED = "precomputed default recommendation lists"
 BIN = Path(sys.executable).parent
+#: Quick mode: seconds per phase, rates and connections (the same steps, briefly).
+QUICK = {
+    "duration": 3.0,
+    "rate": 20.0,
+    "health_rate": 5.0,
+    "throughput_seconds": 2.0,
+    "connections": 4,
+    "warmup": 1.0,
+}
+#: Figures every run promises (and ``lists_complete_after_s`` unless ``--no-precompute``).
+FIGURES = (
+    "ready_s",
+    "server_rss_mib_ready",
+    "throughput.ratio",
+    *(f"throughput.{e}.{m}" for e in ("health", "recommendations") for m in ("rps", "p99_ms")),
+    *(
+        f"fixed_rate.{e}.{m}"
+        for e in ("health", "recommendations")
+        for m in ("rps", "p50_ms", "p99_ms", "max_ms", "errors")
+    ),
+    "fixed_rate.server_cpu_share",
+)
 
 
 def free_port() -> int:
@@ -75,35 +109,86 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.url = f"http://127.0.0.1:{port}"
 
-    def wait_ready(self, timeout: float = 300) -> float:
-        start = time.perf_counter()
-        while time.perf_counter() - start < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.proc.returncode}; see {self.log.name}"
-                )
+    def status(self) -> tuple[int, dict | None]:
+        """``GET /ready``: (HTTP status, JSON body); (0, None) while nothing answers."""
+        try:
+            with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as err:  # 503 while loading: still a structured answer
             try:
-                with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - start
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"server not ready after {timeout} s; see {self.log.name}")
+                return err.code, json.loads(err.read())
+            except ValueError:
+                return err.code, None
+        except (OSError, ValueError):
+            return 0, None
 
-    def wait_log(self, text: str, timeout: float = 900) -> float:
-        """Wait until the server log has a line containing ``text`` (e.g. precompute done)."""
+    def _alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"server exited with {self.proc.returncode}\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the server's log (to show why it is not ready)."""
+        self.log.flush()
+        text = Path(self.log.name).read_text(errors="replace").splitlines()[-lines:]
+        return f"server log ({self.log.name}), last {len(text)} lines:\n" + "\n".join(text)
+
+    def wait_ready(self, timeout: float = 300) -> tuple[float, dict]:
+        """Wait until ``/ready`` answers 200; (seconds waited, its JSON)."""
         start = time.perf_counter()
+        last: tuple[int, dict | None] = (0, None)
         while time.perf_counter() - start < timeout:
-            if self.proc.poll() is not None:
+            self._alive()
+            last = self.status()
+            if last[0] == 200:
+                return time.perf_counter() - start, last[1] or {}
+            time.sleep(0.5)
+        raise TimeoutError(
+            f"server not ready after {timeout} s; last /ready: {last}\n{self.log_tail()}"
+        )
+
+    def wait_lists(self, timeout: float = 900, stall: float = 180, every: float = 10) -> float:
+        """Wait for ``/ready``'s ``default_lists.complete``; seconds waited.
+
+        Prints ``done / total`` every ``every`` seconds. Fails when the server does not report
+        the lists, when they will never complete (not precomputed and not in the bundle), when
+        ``done`` has not moved for ``stall`` seconds, or after ``timeout`` seconds.
+        """
+        start = last_move = last_print = time.perf_counter()
+        done = -1
+        while True:
+            self._alive()
+            code, body = self.status()
+            lists = (body or {}).get("default_lists")
+            if code != 200 or lists is None:
                 raise RuntimeError(
-                    f"server exited with {self.proc.returncode}; see {self.log.name}"
+                    f"/ready answered {code} {body} without default_lists: a server older than "
+                    f"this benchmark?\n{self.log_tail()}"
                 )
-            self.log.flush()
-            if text in Path(self.log.name).read_text(errors="replace"):
-                return time.perf_counter() - start
-            time.sleep(1)
-        raise TimeoutError(f"no {text!r} in the server log after {timeout} s")
+            now = time.perf_counter()
+            if lists["complete"]:
+                print(f"default lists complete: {lists['done']:,} / {lists['total']:,}", flush=True)
+                return now - start
+            if not lists["precompute"]:
+                raise RuntimeError(
+                    f"default lists incomplete ({lists['done']:,} / {lists['total']:,}) and the "
+                    "server does not precompute them; use --no-precompute to measure without them"
+                )
+            if lists["done"] != done:
+                done, last_move = lists["done"], now
+            if now - last_print >= every:
+                print(
+                    f"waiting for default lists: {lists['done']:,} / {lists['total']:,} "
+                    f"({now - start:.0f} s)",
+                    flush=True,
+                )
+                last_print = now
+            if now - last_move > stall or now - start > timeout:
+                why = f"no progress for {stall:.0f} s" if now - last_move > stall else "timeout"
+                raise TimeoutError(
+                    f"default lists incomplete after {now - start:.0f} s ({why}): "
+                    f"{lists['done']:,} / {lists['total']:,}\n{self.log_tail()}"
+                )
+            time.sleep(0.5)
 
     def stop(self) -> int:
         self.proc.terminate()
@@ -348,12 +433,14 @@ async def open_loop(
 
 
 def run(args: argparse.Namespace) -> dict:
+    """Start the server on ``args.artifacts``, wait for it, measure; the figures."""
     artifacts = Path(args.artifacts).resolve()
     cadres = known_cadres(artifacts)
     rng = random.Random(args.seed)
     key = make_key(artifacts)
     port = args.port or free_port()
-    log = Path(tempfile.gettempdir()) / "ganxun_bench_load_server.log"
+    log = Path(args.server_log)
+    print(f"starting ganxun serve on port {port} ({len(cadres):,} cadres)…", flush=True)
     server = Server(artifacts, port, log, precompute=not args.no_precompute)
     result: dict = {
         "artifacts": str(artifacts),
@@ -365,9 +452,13 @@ def run(args: argparse.Namespace) -> dict:
         "client": "asyncio HTTP/1.1 keep-alive, in a separate process",
     }
     try:
-        result["ready_s"] = round(server.wait_ready(), 1)
+        ready_s, status = server.wait_ready(args.ready_timeout)
+        result["ready_s"] = round(ready_s, 1)
+        result["ready_status"] = status
+        print(f"ready after {ready_s:.1f} s: {json.dumps(status)}", flush=True)
         if not args.no_precompute:  # measure the service as it runs once its lists are built
-            result["precomputed_after_s"] = round(server.wait_log(PRECOMPUTED), 1)
+            waited = server.wait_lists(args.ready_timeout)
+            result["lists_complete_after_s"] = round(waited, 1)
         result["server_rss_mib_ready"] = round(rss_mib(server.proc.pid), 1)
         host = "127.0.0.1"
 
@@ -384,6 +475,7 @@ def run(args: argparse.Namespace) -> dict:
             await closed_loop(host, port, health, 2, min(args.warmup, 2), args.timeout)
             phases = {}
             for name, make in (("health", health), ("recommendations", recommend)):
+                print(f"closed loop on {name} for {args.throughput_seconds:g} s…", flush=True)
                 cpu0, own0 = cpu_seconds(server.proc.pid), time.process_time()
                 r = await closed_loop(
                     host, port, make, args.connections, args.throughput_seconds, args.timeout
@@ -396,6 +488,7 @@ def run(args: argparse.Namespace) -> dict:
             phases["ratio"] = round(phases["recommendations"]["rps"] / phases["health"]["rps"], 3)
             result["throughput"] = {"connections": args.connections, **phases}
             cpu0, own0 = cpu_seconds(server.proc.pid), time.process_time()
+            print(f"open loop at {args.rate:g} req/s for {args.duration:g} s…", flush=True)
             fixed = await open_loop(
                 host,
                 port,
@@ -421,9 +514,12 @@ def run(args: argparse.Namespace) -> dict:
         result["server_exit"] = server.stop()
     result["load_after"] = os.getloadavg()
     thr, fx = result["throughput"], result["fixed_rate"]["recommendations"]
+    ratio, p99 = targets.BY_KEY["load.throughput_ratio"], targets.BY_KEY["load.p99_ms"]
     result["targets"] = {
-        "throughput_ratio_ge_0.5": thr["ratio"] >= 0.5,
-        "p99_le_25ms_at_rate": fx["p99_ms"] is not None and fx["p99_ms"] <= 25,
+        f"throughput_ratio {ratio.op} {ratio.threshold:g}": ratio.met(thr["ratio"]),
+        f"p99 {p99.op} {p99.threshold:g} ms at {args.rate:g} req/s": (
+            fx["p99_ms"] is not None and p99.met(fx["p99_ms"])
+        ),
         "zero_errors": fx["errors"] == 0 and result["fixed_rate"]["health"]["errors"] == 0,
     }
     return result
@@ -458,9 +554,13 @@ def table(result: dict) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict:
+    """Parse the arguments, run, write ``load.json`` and print the tables; the result."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--artifacts", default="artifacts", help="artifacts folder with a city bundle")
+    p.add_argument(
+        "--artifacts",
+        help="artifacts folder with a city bundle (default: artifacts; quick: the tiny city)",
+    )
     p.add_argument("--duration", type=float, default=60, help="fixed-rate phase, seconds")
     p.add_argument("--rate", type=float, default=100, help="recommendations per second")
     p.add_argument("--health-rate", type=float, default=20, help="/health per second alongside")
@@ -468,22 +568,46 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=32, help="closed-loop connections")
     p.add_argument("--warmup", type=float, default=5)
     p.add_argument("--timeout", type=float, default=5, help="an answer later than this is an error")
+    p.add_argument(
+        "--ready-timeout", type=float, default=900, help="longest wait for /ready and the lists"
+    )
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--port", type=int, default=0, help="0: a free port")
-    p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--out", default=str(benchlib.RESULTS))
     p.add_argument(
         "--no-precompute",
         action="store_true",
         help="serve with GANXUN_PRECOMPUTE_LISTS=false (every list computed per request)",
     )
+    p.add_argument(
+        "--server-log",
+        default=str(Path(tempfile.gettempdir()) / "ganxun_bench_load_server.log"),
+        help="where the server's output goes (quick: a temporary folder)",
+    )
+    p.add_argument("--quick", action="store_true", help="a few seconds per phase, on a copy")
     args = p.parse_args(argv)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    result = run(args)
-    (Path(args.out) / "load.json").write_text(json.dumps(result, indent=2) + "\n")
+    started = time.perf_counter()
+    if not args.quick:
+        args.artifacts = args.artifacts or "artifacts"
+        result = run(args)
+    else:
+        for name, value in QUICK.items():
+            setattr(args, name, value)
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(args.artifacts) if args.artifacts else benchlib.tiny_artifacts(Path(tmp))
+            args.artifacts = benchlib.copy_newest_bundle(source, Path(tmp) / "load-artifacts")
+            args.server_log = str(Path(tmp) / "server.log")
+            result = run(args)
+    benchlib.finish(result, args.quick, started)
+    benchlib.write(Path(args.out), "load", result)
     print(table(result))
-    return 0 if all(result["targets"].values()) else 1
+    if args.quick:
+        lists = ("lists_complete_after_s",) if result["precompute_lists"] else ()
+        benchlib.check_figures(result, (*FIGURES, *lists), "load")
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    outcome = main()
+    sys.exit(0 if outcome["quick"] or all(outcome["targets"].values()) else 1)

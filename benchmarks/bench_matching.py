@@ -1,6 +1,6 @@
 """Matching and rollcall quality against the synthetic city's truth, plus latency.
 
-``python benchmarks/bench_matching.py [--scale tiny|city] [--seed 0]``
+``python benchmarks/bench_matching.py [--scale tiny|city] [--seed 0] [--quick] [--out DIR]``
 
 The city is generated in memory; models are fitted on the events before the split date T
 (``truth["params"]["split_date"]``) and judged on classes starting on or after T:
@@ -21,6 +21,8 @@ The city is generated in memory; models are fitted on the events before the spli
 * **latency** — one city-scale rollcall (candidates + roster) and a 50-class teacher plan.
 
 Writes ``benchmarks/results/matching.json`` (one entry per scale) and prints Markdown tables.
+``--quick``: the tiny city, ``QUICK_REQUESTS`` rollcall requests and a few latency repeats (seconds;
+the targets are for the city).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -60,8 +63,32 @@ from ganxun.simulation.learning import apply_rate, gain_rate
 from ganxun.training.config import TrainConfig
 from ganxun.training.fitting import fit_all
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"teacher": 0.97, "staff": 0.97, "rollcall": 0.95}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+import targets  # noqa: E402
+
+ROOT = benchlib.ROOT
+TARGETS = {
+    "teacher": targets.threshold("matching.teacher_share"),
+    "staff": targets.threshold("matching.staff_share"),
+    "rollcall": targets.threshold("matching.rollcall_share"),
+}
+QUICK_REQUESTS, QUICK_REPEATS = 40, 5
+#: Figures every run promises.
+FIGURES = (
+    "teacher_plan.plans.*.mean_true_rating",
+    "staff_plan.plans.*.mean_true_rating",
+    "teacher_plan.plans.*.share_of_oracle",
+    "staff_plan.plans.*.share_of_oracle",
+    "rollcall.benefit_share_of_oracle.*",
+    "rollcall.constraint_violations.*",
+    "rollcall.repeat_trainee_share.model",
+    "rollcall.solved",
+    "latency.rollcall.median_s",
+    "latency.rollcall.p99_s",
+    "latency.teacher_plan.median_s",
+    "latency.teacher_plan.p99_s",
+)
 #: Rosters of the rollcall table: the model, its ablation, baselines and the oracles / ceilings.
 ROLLCALL_ROWS = (
     "model",
@@ -607,20 +634,29 @@ def run(scale: str, seed: int, n_requests: int, max_sessions: int, repeats: int)
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Parse the arguments, run, add the result to ``matching.json`` and print it; the result."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", default="tiny", choices=["tiny", "city", "province"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--requests", type=int, default=200, help="rollcall requests (≥ 200)")
     parser.add_argument("--max-sessions", type=int, default=4, help="per teacher per month")
     parser.add_argument("--repeats", type=int, default=30, help="latency repetitions")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/matching.json")
+    parser.add_argument("--quick", action="store_true", help="the tiny city, few requests")
+    parser.add_argument("--out", type=Path, default=benchlib.RESULTS, help="results folder")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.scale, args.requests, args.repeats = "tiny", QUICK_REQUESTS, QUICK_REPEATS
+    started = time.perf_counter()
+    print(f"matching at {args.scale} (seed {args.seed}): generating and fitting…", flush=True)
     result = run(args.scale, args.seed, args.requests, args.max_sessions, args.repeats)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    stored = json.loads(args.out.read_text()) if args.out.exists() else {}
+    benchlib.finish(result, args.quick, started)
+    path = Path(args.out) / "matching.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
     stored[args.scale] = result
-    args.out.write_text(json.dumps(stored, ensure_ascii=False, indent=2, default=float))
+    benchlib.write(args.out, "matching", stored)
     print(markdown(result))
+    if args.quick:
+        benchlib.check_figures(result, FIGURES, "matching")
     return result
 
 

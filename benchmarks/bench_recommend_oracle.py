@@ -1,6 +1,7 @@
 """How much of the recommender oracle is the cadres' latent tastes (synthetic city only).
 
-Usage: ``python benchmarks/bench_recommend_oracle.py --data data/city [--set KEY=VALUE ...]``
+Usage: ``python benchmarks/bench_recommend_oracle.py --data data/city [--set KEY=VALUE ...]
+[--quick] [--out DIR]``
 
 Fits the models at the test split of ``ganxun train`` and prints nDCG@10 / Recall@10 of
 
@@ -12,7 +13,9 @@ Fits the models at the test split of ``ganxun train`` and prints nDCG@10 / Recal
   true ones;
 
 and the mean per-cadre correlation of the true taste term with the choice model's tastes and with
-ALS scores (over the courses each cadre may still take, 1,000 sampled cadres).
+ALS scores (over the courses each cadre may still take, up to 1,000 sampled cadres). Writes
+``recommend_oracle.json``. ``--quick``: the tiny city (written to a temporary folder unless
+``--data`` is given), seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -29,6 +34,8 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchlib  # noqa: E402
+
 import ganxun.training.fitting as fitting  # noqa: E402
 from ganxun.features.split import after, before, default_split_date  # noqa: E402
 from ganxun.models.choice_model import ChoiceFactors  # noqa: E402
@@ -37,6 +44,10 @@ from ganxun.training.evaluate import evaluate_recommender  # noqa: E402
 from ganxun.training.fitting import Fitted, build_catalog, fit_knowledge, fit_quality  # noqa: E402
 from ganxun.training.pipeline import load_validated  # noqa: E402
 from ganxun.training.sources import read_truth  # noqa: E402
+
+TASTE_CADRES = 1000
+#: Figures every run promises.
+FIGURES = ("lists.*.ndcg@10", "lists.*.recall@10", "taste_correlation.*")
 
 
 def _aligned(truth: dict, cat) -> tuple[np.ndarray, np.ndarray]:
@@ -67,22 +78,19 @@ def _taste_correlation(scores: np.ndarray, true: np.ndarray, blocked: np.ndarray
     return float(np.nanmean(out))
 
 
-def main() -> int:
-    """Print the model variants, the oracles and the taste correlations."""
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--set", action="append", default=[], help="config override, KEY=VALUE")
-    args = p.parse_args()
-    config = load_config(None, args.set)
-    tables = load_validated(args.data).tables
-    truth = read_truth(args.data / "truth")
+def run(data: Path, overrides: list[str]) -> dict:
+    """The model variants, the oracles and the taste correlations on the city in ``data``."""
+    config = load_config(None, overrides)
+    tables = load_validated(data).tables
+    truth = read_truth(data / "truth")
     if truth is None or "cadre_prefs" not in truth:
-        raise SystemExit(f"{args.data} has no synthetic truth/ folder")
+        raise SystemExit(f"{data} has no synthetic truth/ folder")
     split = default_split_date(tables, config.test_months)
     at = before(tables, split)
     future = after(tables, split)
     future["items"] = tables["items"]
     cat = build_catalog(at)
+    print(f"fitting knowledge and quality at {split.date()}…", flush=True)
     knowledge = fit_knowledge(at, cat, split, config.knowledge)
     quality = fit_quality(at, cat, split)
 
@@ -92,6 +100,7 @@ def main() -> int:
 
     with_choice = config.model_copy(deep=True)
     with_choice.recommender.choice_factors = with_choice.recommender.choice_factors or 16
+    print("fitting the recommender: default, with learned tastes, with true tastes…", flush=True)
     base, learned = fit(config), fit(with_choice)
     factors = learned.recommender.model.retrievers_["taste"].factors_
     prefs, course_factors = _aligned(truth, cat)
@@ -107,6 +116,7 @@ def main() -> int:
     def metrics(fitted, t):
         return evaluate_recommender(fitted, future, 10, t, tables)
 
+    print("evaluating…", flush=True)
     no_taste = {**truth, "cadre_prefs": np.zeros_like(np.asarray(truth["cadre_prefs"], float))}
     full = metrics(base, truth)
     rows = (
@@ -117,23 +127,69 @@ def main() -> int:
         ("oracle without tastes", metrics(base, no_taste), "oracle"),
         ("oracle with the learned tastes", metrics(base, _as_truth(truth, cat, factors)), "oracle"),
     )
-    print("| list | nDCG@10 | Recall@10 |\n|---|---|---|")
-    for name, m, key in rows:
-        ndcg, recall = m[f"recommend.{key}.ndcg@10"], m[f"recommend.{key}.recall@10"]
-        print(f"| {name} | {ndcg:.4f} | {recall:.4f} |")
+    lists = [
+        {
+            "list": name,
+            "ndcg@10": m[f"recommend.{key}.ndcg@10"],
+            "recall@10": m[f"recommend.{key}.recall@10"],
+        }
+        for name, m, key in rows
+    ]
 
     rng = np.random.default_rng(0)
-    users = np.sort(rng.choice(len(cat.cadres), 1000, replace=False))
+    n = min(TASTE_CADRES, len(cat.cadres))
+    users = np.sort(rng.choice(len(cat.cadres), n, replace=False))
     seen = base.recommender.seen[users]
     blocked = seen.toarray() > 0
     blocked |= ~(cat.course_info["published_on"] < split).to_numpy()[None, :]
     true = prefs[users] @ course_factors.T
     als = base.recommender.model.retrievers_["als"].score(users, seen)
-    print("\n| taste estimate | correlation with the true taste term |\n|---|---|")
-    print(f"| choice model | {_taste_correlation(factors.taste(users), true, blocked):.3f} |")
-    print(f"| ALS scores | {_taste_correlation(np.where(blocked, 0, als), true, blocked):.3f} |")
-    return 0
+    return {
+        "data": str(data),
+        "split": str(split.date()),
+        "overrides": overrides,
+        "lists": lists,
+        "taste_cadres": n,
+        "taste_correlation": {
+            "choice model": _taste_correlation(factors.taste(users), true, blocked),
+            "ALS scores": _taste_correlation(np.where(blocked, 0, als), true, blocked),
+        },
+    }
+
+
+def table(result: dict) -> str:
+    """The two tables in Markdown."""
+    lines = ["| list | nDCG@10 | Recall@10 |", "|---|---|---|"]
+    for r in result["lists"]:
+        lines.append(f"| {r['list']} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} |")
+    lines += ["", "| taste estimate | correlation with the true taste term |", "|---|---|"]
+    for name, value in result["taste_correlation"].items():
+        lines.append(f"| {name} | {value:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Parse the arguments, run, write ``recommend_oracle.json`` and print the tables."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", type=Path, help="a city folder with truth/ (required unless --quick)")
+    p.add_argument("--set", action="append", default=[], help="config override, KEY=VALUE")
+    p.add_argument("--out", type=Path, default=benchlib.RESULTS)
+    p.add_argument("--quick", action="store_true", help="the tiny city (seconds)")
+    args = p.parse_args(argv)
+    if args.data is None and not args.quick:
+        p.error("--data is required (or --quick)")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data or benchlib.tiny_data(Path(tmp))
+        result = run(data, args.set)
+    benchlib.finish(result, args.quick, started)
+    benchlib.write(args.out, "recommend_oracle", result)
+    print(table(result))
+    if args.quick:
+        benchlib.check_figures(result, FIGURES, "recommend_oracle")
+    return result
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
+    raise SystemExit(0)

@@ -30,6 +30,26 @@ class Health(BaseModel):
     model_version: str | None = None
 
 
+class DefaultListsStatus(BaseModel):
+    """How many cadres' default recommendation lists are ready (answered without a model call)."""
+
+    complete: bool = Field(description="every list is ready (also when the lists are off)")
+    done: int = Field(ge=0, description="cadres whose list is ready")
+    total: int = Field(ge=0, description="cadres with a list (0 when the lists are off)")
+    precompute: bool = Field(
+        description="the service computes missing lists in the background "
+        "(GANXUN_PRECOMPUTE_LISTS); when false, lists the bundle lacks are never filled"
+    )
+
+
+class Readiness(BaseModel):
+    """Readiness as a structured status: wait on these fields, never on a log line."""
+
+    status: Literal["ready", "loading"] = Field(examples=["ready"])
+    model_version: str | None = None
+    default_lists: DefaultListsStatus | None = None
+
+
 class ModelInfo(BaseModel):
     """The live bundle."""
 

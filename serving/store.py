@@ -34,6 +34,11 @@ class ModelStore:
         self._precompute = precompute
 
     @property
+    def precompute(self) -> bool:
+        """Whether a bundle's missing default lists are computed in the background."""
+        return self._precompute
+
+    @property
     def current(self) -> Predictor | None:
         """The live predictor, or None before a bundle is loaded."""
         return self._current

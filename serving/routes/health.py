@@ -7,7 +7,13 @@ from fastapi.responses import JSONResponse
 
 from ganxun.serving.deps import PredictorDep, PrincipalDep, StoreDep
 from ganxun.serving.examples import examples_for
-from ganxun.serving.schemas import ExamplesResponse, Health, ModelInfo
+from ganxun.serving.schemas import (
+    DefaultListsStatus,
+    ExamplesResponse,
+    Health,
+    ModelInfo,
+    Readiness,
+)
 
 router = APIRouter(tags=["health"])
 
@@ -19,13 +25,28 @@ def health(store: StoreDep) -> Health:
     return Health(status="ok", model_version=current.version if current else None)
 
 
-@router.get("/ready", response_model=Health, responses={503: {"model": Health}})
-def ready(store: StoreDep) -> Health | JSONResponse:
-    """Readiness: 200 once a bundle is loaded, 503 before."""
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+def ready(store: StoreDep) -> Readiness | JSONResponse:
+    """Readiness: 200 once a bundle is loaded, 503 before; with the default lists' progress.
+
+    ``default_lists`` says how many cadres' default recommendation lists are ready (a bundle
+    trained with its lists has them all at load; otherwise the service fills them in the
+    background when ``precompute`` is on). Clients that need the lists wait for
+    ``default_lists.complete``.
+    """
     current = store.current
     if current is None:
-        return JSONResponse(status_code=503, content={"status": "loading", "model_version": None})
-    return Health(status="ready", model_version=current.version)
+        return JSONResponse(status_code=503, content=Readiness(status="loading").model_dump())
+    lists = current.lists
+    total = len(lists.ready) if lists.n else 0
+    done = int(lists.ready.sum()) if lists.n else 0
+    return Readiness(
+        status="ready",
+        model_version=current.version,
+        default_lists=DefaultListsStatus(
+            complete=done == total, done=done, total=total, precompute=store.precompute
+        ),
+    )
 
 
 @router.get("/v1/model", response_model=ModelInfo)
