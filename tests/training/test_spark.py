@@ -170,9 +170,22 @@ def test_spark_per_cadre_tables_match_the_bundle(spark_trained):
     assert len(first) == len(cat.cadres)
 
 
-def test_spark_bundle_is_served(spark_trained, open_client, tiny_city):
+def test_spark_bundle_is_served(spark_trained, tiny_city):
+    from fastapi.testclient import TestClient
+
+    from ganxun.serving.app import create_app
+    from ganxun.serving.auth import create_key
+    from ganxun.serving.settings import Settings
+    from ganxun.training.database import default_url, make_engine
+
     _, artifacts = spark_trained
-    client = open_client(artifacts)
+    key = create_key(make_engine(default_url(artifacts)), "org", None)
+    with TestClient(create_app(Settings(artifacts=artifacts))) as client:
+        client.headers["X-API-Key"] = key
+        _ask(client, tiny_city)
+
+
+def _ask(client, tiny_city):
     cadre = tiny_city.tables["cadres"]["cadre_id"].iloc[0]
     r = client.post(f"/v1/cadres/{cadre}/recommendations", json={"k": 5})
     assert r.status_code == 200, r.text

@@ -52,7 +52,7 @@ def _read_folder(spark, folder: Path) -> dict:
             if not path.exists():
                 continue
             if suffix == ".parquet":
-                df = spark.read.parquet(str(path))
+                df = _nanos_as_times(spark.read.parquet(str(path)), path)
             elif suffix == ".csv":
                 # every cell as text (like the default reader's dtype=str); empty cells are null
                 df = spark.read.csv(
@@ -65,6 +65,24 @@ def _read_folder(spark, folder: Path) -> dict:
             out[name] = df.toDF(*[c.lstrip("\ufeff") for c in df.columns])
             break
     return out
+
+
+def _nanos_as_times(df, path: Path):
+    """Columns pandas wrote as nanosecond timestamps (read by Spark as longs) back as times."""
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    first = path if path.is_file() else next(iter(sorted(path.glob("*.parquet"))), None)
+    if first is None:
+        return df
+    nanos = [
+        f.name
+        for f in pq.read_schema(first)
+        if str(f.type).startswith("timestamp[ns") and f.name in df.columns
+    ]
+    for c in nanos:
+        df = df.withColumn(c, F.timestamp_micros(F.floor(F.col(c) / 1000)).cast("timestamp_ntz"))
+    return df
 
 
 def _read_jdbc(spark, url: str) -> dict:

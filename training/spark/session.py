@@ -69,6 +69,8 @@ def spark_session(
         "spark.sql.execution.arrow.maxRecordsPerBatch": "20000",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        # pandas writes nanosecond timestamps, which Spark reads only as longs (see read.py)
+        "spark.sql.legacy.parquet.nanosAsLong": "true",
     }
     if local:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
