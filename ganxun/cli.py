@@ -106,7 +106,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(data: str, out: Path, config_path: str | None, overrides: list[str] = ()) -> Path:
+def _train(
+    data: str,
+    out: Path,
+    config_path: str | None,
+    overrides: list[str] = (),
+    engine: str = "pandas",
+    spark_master: str | None = None,
+) -> Path:
     from ganxun.features.contracts import ContractError
     from ganxun.training.config import load_config
     from ganxun.training.pipeline import train
@@ -118,7 +125,7 @@ def _train(data: str, out: Path, config_path: str | None, overrides: list[str] =
         print(f"error: bad training configuration: {err}", file=sys.stderr)
         raise SystemExit(2) from err
     try:
-        result = train(data, out, config)
+        result = train(data, out, config, engine=engine, spark_master=spark_master)
     except ContractError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err
@@ -128,8 +135,9 @@ def _train(data: str, out: Path, config_path: str | None, overrides: list[str] =
             f"MLflow run {result.run_id}; registered as {MODEL_NAME} version {result.model_version}"
         )
         print(f"  promote it with: ganxun promote {result.model_version} --artifacts {out}")
-    if result.report.problems:
-        print(f"{len(result.report.problems)} rows set aside; report: {out / 'problems.csv'}")
+    if result.rows_set_aside:
+        report = "problems.parquet" if engine == "spark" else "problems.csv"
+        print(f"{result.rows_set_aside} rows set aside; report: {out / report}")
         for p in result.report.problems[:10]:
             print(f"  - {p}")
     print("\n".join(headline_table(result.metrics)))
@@ -188,7 +196,7 @@ def headline_table(metrics: dict) -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Validate the raw tables, fit, evaluate, track and write a bundle."""
-    _train(args.data, Path(args.out), args.config, args.set or [])
+    _train(args.data, Path(args.out), args.config, args.set or [], args.engine, args.spark_master)
     return 0
 
 
@@ -538,6 +546,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="KEY=VALUE",
         help="override one setting, e.g. --set knowledge.l2_theta=3 (repeatable)",
+    )
+    t.add_argument(
+        "--engine",
+        choices=["pandas", "spark"],
+        default="pandas",
+        help="where to train: this process (default) or Apache Spark (needs Java 17 and pyspark)",
+    )
+    t.add_argument(
+        "--spark-master",
+        help="Spark master URL for --engine spark (default local[*]; e.g. spark://host:7077)",
     )
     t.set_defaults(func=cmd_train)
 

@@ -79,3 +79,32 @@ def postgres_url():
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (2 cores, 2 shuffle partitions) for every `spark` test.
+
+    Skipped only when no Java runtime is installed (CI installs one); pyspark itself is a test
+    dependency, so a missing pyspark fails.
+    """
+    from ganxun.training.spark.session import java_version, spark_session
+
+    if java_version() is None:
+        pytest.skip("no Java runtime (`java -version` fails): the Spark engine needs Java 17")
+    session = spark_session("local[2]", shuffle_partitions=2)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_trained(spark, tiny_dir, tmp_path_factory):
+    """The tiny city trained by the Spark engine (no MLflow): (TrainResult, artifacts folder)."""
+    from ganxun.training.pipeline import train
+    from ganxun.training.spark.engine import SparkEngine
+
+    artifacts = tmp_path_factory.mktemp("spark_artifacts")
+    result = train(
+        tiny_dir, artifacts, track=False, progress=False, engine=SparkEngine(spark=spark)
+    )
+    return result, artifacts

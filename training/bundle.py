@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,11 +52,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_bundle(fitted: Fitted, root: str | Path, manifest: dict) -> Path:
+def save_bundle(
+    fitted: Fitted, root: str | Path, manifest: dict, extra_files: dict[str, Path] | None = None
+) -> Path:
     """Write ``fitted`` as a new bundle version under ``root/bundles`` and return its folder.
 
     The folder is written under a temporary name and renamed when complete, so a reader never
-    sees half a bundle.
+    sees half a bundle. ``extra_files`` (name → file) are copied in and checksummed too (the
+    Spark engine's per-cadre Parquet tables).
     """
     trained_at = datetime.now(UTC)
     fp = manifest.get("data_fingerprint", "")
@@ -74,6 +78,9 @@ def save_bundle(fitted: Fitted, root: str | Path, manifest: dict) -> Path:
             path = tmp / f"{part}.joblib"
             joblib.dump(getattr(fitted, part), path, compress=1)
             files[path.name] = _sha256(path)
+    for name, source in (extra_files or {}).items():
+        shutil.copyfile(source, tmp / name)
+        files[name] = _sha256(tmp / name)
     joblib.dump(fitted.asof, tmp / "asof.joblib")
     files["asof.joblib"] = _sha256(tmp / "asof.joblib")
     full = {

@@ -112,6 +112,25 @@ class QualityConfig(BaseModel):
     )
 
 
+class SparkConfig(BaseModel):
+    """Settings of ``ganxun train --engine spark`` (ignored by the default engine)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_cadres: int = Field(
+        200_000,
+        ge=100,
+        description="cadres (stratified by rank × unit level) whose rows the driver fits the "
+        "global models on; every cadre when there are no more (tiny and city: all)",
+    )
+    cadres_per_batch: int = Field(
+        2_000, ge=10, description="cadres per grouped pandas UDF call (reserve, default lists)"
+    )
+    shuffle_partitions: int = Field(
+        0, ge=0, description="spark.sql.shuffle.partitions (0: 2 × local cores, or Spark's own)"
+    )
+
+
 class TrainConfig(BaseModel):
     """Everything ``ganxun train`` needs besides the data and output locations."""
 
@@ -127,6 +146,7 @@ class TrainConfig(BaseModel):
     knowledge: KnowledgeConfig = KnowledgeConfig()
     recommender: RecommenderConfig = RecommenderConfig()
     quality: QualityConfig = QualityConfig()
+    spark: SparkConfig = SparkConfig()
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

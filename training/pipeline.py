@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
 import pandas as pd
@@ -15,13 +14,13 @@ from tqdm.auto import tqdm
 
 from ganxun.features.contracts import ValidationReport, validate
 from ganxun.features.events import events_as_tables
-from ganxun.features.split import before, default_split_date, latest_event
+from ganxun.features.split import EVENT_DATES, default_split_date
 from ganxun.training import sources
-from ganxun.training.bundle import fingerprint, save_bundle
+from ganxun.training.bundle import save_bundle
 from ganxun.training.config import TrainConfig
 from ganxun.training.database import default_url, load_events, make_engine
+from ganxun.training.engine import Engine, fit_for_bundle, get_engine  # noqa: F401 - re-exported
 from ganxun.training.evaluate import evaluate
-from ganxun.training.fitting import Fitted, default_lists, fit_all
 from ganxun.training.registry import register_bundle
 from ganxun.training.run_report import write_figures
 from ganxun.training.tracking import log_run
@@ -39,6 +38,11 @@ class TrainResult:
     run_id: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     model_version: str | None = None  # the registered MLflow model version
+    rows_set_aside: int | None = None  # every problem (``report.problems`` may hold the first)
+
+    def __post_init__(self) -> None:
+        if self.rows_set_aside is None:
+            self.rows_set_aside = len(self.report.problems)
 
 
 def stored_events_url(out: Path) -> str | None:
@@ -83,13 +87,16 @@ def train(
     *,
     track: bool = True,
     progress: bool = True,
+    engine: str | Engine = "pandas",
+    spark_master: str | None = None,
 ) -> TrainResult:
     """Train every model on ``data`` and write a bundle under ``out``.
 
     Parameters
     ----------
     data : str or Path
-        A folder of raw tables (with an optional ``truth/`` folder beside them) or a database URL.
+        A folder of raw tables (with an optional ``truth/`` folder beside them) or a database URL
+        (with the Spark engine also ``jdbc:…`` or ``hive:DB``).
     out : str or Path
         The artifacts folder: bundles, the MLflow store and the validation report go here.
     config : TrainConfig, optional
@@ -98,12 +105,20 @@ def train(
         Log the run to MLflow.
     progress : bool
         Show a progress bar over the steps.
+    engine : str or Engine
+        ``"pandas"`` (default: this process) or ``"spark"`` (:mod:`ganxun.training.spark`), or
+        an engine object; every engine writes the same bundle.
+    spark_master : str, optional
+        The Spark master URL (``local[*]`` when omitted) for ``engine="spark"``.
     """
     config = config or TrainConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    eng = get_engine(engine, spark_master) if isinstance(engine, str) else engine
+    if hasattr(eng, "configure"):
+        eng.configure(config)
     steps = ["load + validate", "fit (split)", "evaluate", "fit (all data)", "bundle", "track"]
-    bar = tqdm(steps, desc="train", unit="step", disable=not progress)
+    bar = tqdm(steps, desc=f"train ({eng.name})", unit="step", disable=not progress)
     timings: dict[str, float] = {}
 
     def step(name: str) -> None:
@@ -111,69 +126,79 @@ def train(
         bar.set_postfix_str(name)
 
     step("load + validate")
-    report = load_validated(data, stored_events_url(out))
-    tables = report.tables
-    problems_csv = out / "problems.csv"
-    report.problems_frame().to_csv(problems_csv, index=False)
-    if report.problems:
-        log.warning("%d rows set aside; see %s", len(report.problems), problems_csv)
-    truth = None if sources.is_database_url(data) else sources.read_truth(Path(data) / "truth")
+    loaded = eng.load(data, out, stored_events_url(out))
+    if loaded.n_problems:
+        log.warning("%d rows set aside; see %s", loaded.n_problems, loaded.problems_file)
+    truth = None if _is_url(data) else sources.read_truth(Path(data) / "truth")
     bar.update()
 
     step("fit (split)")
-    asof = latest_event(tables) + pd.Timedelta(days=1)
-    pool, final = _start_final_fit(tables, asof, config)
-    split = default_split_date(tables, config.test_months)
+    asof = loaded.latest + pd.Timedelta(days=1)
+    split = default_split_date(_latest_only(loaded.latest), config.test_months)
     try:
-        at_split = fit_all(before(tables, split), split, config, planning=False)
+        eng.start_final(asof, config)
+        at_split = eng.fit_split(split, config)
         bar.update()
 
         step("evaluate")
-        metrics = evaluate(at_split, tables, truth, config.recommender.k)
+        metrics = evaluate(at_split, loaded.tables, truth, config.recommender.k)
         bar.update()
 
         step("fit (all data)")  # with a second process: only the wait for it
-        fitted = final.get() if final is not None else fit_for_bundle(tables, asof, config)
-        if pool is not None:  # done: let the worker exit on its own, so that it releases what
-            pool.close()  # it holds (a worker killed mid-way leaves a semaphore behind, which
-            pool.join()  # the resource tracker reports as leaked when the process ends)
-            pool = None
-    finally:
-        if pool is not None:  # the split fit failed: never wait for the other process
-            pool.terminate()
-            pool.join()
-    bar.update()
+        fitted = eng.fit_final(asof, config)
+        bar.update()
 
-    step("bundle")
-    manifest = {
-        "data_fingerprint": fingerprint(tables),
-        "split_date": split.date().isoformat(),
-        "metrics": metrics,
-        "config": config.model_dump(),
-        "rows": {name: int(len(df)) for name, df in tables.items()},
-        "rows_set_aside": len(report.problems),
-    }
-    bundle = save_bundle(fitted, out, manifest)
+        step("bundle")
+        manifest = {
+            "data_fingerprint": loaded.fingerprint,
+            "split_date": split.date().isoformat(),
+            "metrics": metrics,
+            "config": config.model_dump(),
+            "rows": loaded.rows,
+            "rows_set_aside": loaded.n_problems,
+            **loaded.extra_manifest,
+        }
+        with tempfile.TemporaryDirectory(dir=out) as work:
+            bundle = save_bundle(fitted, out, manifest, eng.bundle_files(fitted, Path(work)))
+    finally:  # done, or a fit failed: never wait for a second process
+        eng.close()
     bar.update()
 
     step("track")
     run_id, version = None, None
     if track:
-        figures = write_figures(at_split, fitted, tables, metrics, out / "figures" / bundle.name)
+        figures = write_figures(
+            at_split, fitted, loaded.tables, metrics, out / "figures" / bundle.name
+        )
         run_id = log_run(
             out,
             params=config.model_dump(),
             metrics={**metrics, **{f"time.{k}_s": v for k, v in _durations(timings).items()}},
-            files=[bundle / "manifest.json", problems_csv],
+            files=[bundle / "manifest.json", loaded.problems_file],
             figures=figures,
-            tags={"bundle_version": bundle.name, "data_fingerprint": manifest["data_fingerprint"]},
+            tags={
+                "bundle_version": bundle.name,
+                "data_fingerprint": manifest["data_fingerprint"],
+                "engine": eng.name,
+            },
         )
         version = register_bundle(bundle, run_id, out).version
     bar.update()
     bar.close()
     timings = _durations(timings)
     log.info("bundle %s written in %.1fs", bundle.name, sum(timings.values()))
-    return TrainResult(bundle, metrics, report, run_id, timings, version)
+    return TrainResult(bundle, metrics, loaded.report, run_id, timings, version, loaded.n_problems)
+
+
+def _is_url(data: str | Path) -> bool:
+    """A database, JDBC or Hive source (no ``truth/`` folder beside it)."""
+    return sources.is_database_url(data) or str(data).startswith(("jdbc:", "hive:"))
+
+
+def _latest_only(latest: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """A one-row event table holding ``latest`` (what ``default_split_date`` reads)."""
+    table, column = next(iter(EVENT_DATES.items()))
+    return {table: pd.DataFrame({column: [latest]})}
 
 
 #: Answers plus enrolments from which ``parallel_fit = "auto"`` fits in a second process.
@@ -186,29 +211,6 @@ def use_parallel_fit(config: TrainConfig, tables: dict[str, pd.DataFrame]) -> bo
         return config.parallel_fit == "on"
     rows = sum(len(tables[t]) for t in ("responses", "enrollments") if t in tables)
     return (os.cpu_count() or 1) >= 2 and rows >= PARALLEL_MIN_ROWS
-
-
-def fit_for_bundle(
-    tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig
-) -> Fitted:
-    """:func:`fit_all` on all data, plus every cadre's default recommendation list."""
-    fitted = fit_all(tables, asof, config)
-    fitted.lists = default_lists(fitted)
-    return fitted
-
-
-def _start_final_fit(
-    tables: dict[str, pd.DataFrame], asof: pd.Timestamp, config: TrainConfig
-) -> tuple[Pool | None, AsyncResult | None]:
-    """Start the all-data fit in a fresh (spawned) process, or (None, None) to fit in line."""
-    if not use_parallel_fit(config, tables):
-        return None, None
-    try:
-        pool = multiprocessing.get_context("spawn").Pool(1)
-        return pool, pool.apply_async(fit_for_bundle, (tables, asof, config))
-    except OSError as exc:  # no processes allowed here: fit in line
-        log.warning("fitting in one process (%s)", exc)
-        return None, None
 
 
 def _durations(starts: dict[str, float]) -> dict[str, float]:
