@@ -52,6 +52,16 @@ def ndcg_by_rank(metrics: dict[str, float], k: int = 10) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").reindex(order)
 
 
+def compliance_calibration(metrics: dict[str, float]) -> pd.DataFrame:
+    """The hour-rule forecast's calibration bins from the run's metrics (predicted, observed)."""
+    rows = {}
+    for key, value in metrics.items():
+        parts = key.split(".")
+        if len(parts) == 4 and parts[:2] == ["compliance", "calibration"]:
+            rows.setdefault(int(parts[2]), {})[parts[3]] = value
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
 def largest_unit_layout(fitted: Fitted) -> tuple[str, pd.DataFrame]:
     """Topic × year training hours of the unit with the most cadres (id, table)."""
     lay, cat = fitted.layout, fitted.catalog
@@ -100,6 +110,18 @@ def write_figures(
         ax.set_title("nDCG@10 by cadre rank: model vs ALS alone")
         fig.tight_layout()
         paths.append(_save(fig, folder / "ndcg_by_rank.png"))
+
+    forecast = compliance_calibration(metrics)
+    if len(forecast):
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
+        ax.plot(forecast["predicted"], forecast["observed"], "o-", label="forecast")
+        ax.set_xlabel("forecast P(meets the hour rule)")
+        ax.set_ylabel("observed share that met it")
+        ax.set_title("Hour-rule forecast calibration,\nlast full year, 6 months out")
+        ax.legend()
+        fig.tight_layout()
+        paths.append(_save(fig, folder / "compliance_calibration.png"))
 
     unit, table = largest_unit_layout(fitted)
     if table.size:
