@@ -147,12 +147,14 @@ class CareersMixin:
             by_cat = rng.random(len(side)) < q["transfer_moves_category"]
             moves_c[side] = by_cat
             moves_u[side] = ~by_cat | (rng.random(len(side)) < q["transfer_moves_both"])
+            new_unit = np.where(moves_u, new_unit, unit)
+            new_cat = np.where(moves_c, new_cat, cat)
+            side = side[(new_unit[side] != unit[side]) | (new_cat[side] != cat[side])]
             rank[up] += 1
             since[up] = ms[i] + rng.integers(0, me[i] - ms[i] + 1, len(up))
             moved = np.concatenate([up, side])
             day = np.concatenate([since[up], rng.integers(ms[i], me[i] + 1, len(side))])
-            unit[moved] = np.where(moves_u[moved], new_unit[moved], unit[moved])
-            cat[moved] = np.where(moves_c[moved], new_cat[moved], cat[moved])
+            unit[moved], cat[moved] = new_unit[moved], new_cat[moved]
             last_move[moved] = day
             kind = np.repeat([0, 1], [len(up), len(side)])
             if i == m_month:

@@ -274,3 +274,13 @@ def test_the_year_end_rush_credits_hours_but_teaches_little(tiny_real):
     assert rush["enrolled_on"].dt.month.isin([11, 12]).all()
     package = effects[effects["source"] == "mandatory"]["effective_share"]
     assert 0.3 < package.mean() < 0.8
+
+
+def test_every_new_post_changes_the_unit_rank_or_category(tiny_real):
+    posts = tiny_real.tables["cadre_posts"].sort_values(["cadre_id", "from_on"])
+    prev = posts.shift()
+    same_cadre = posts["cadre_id"] == prev["cadre_id"]
+    unchanged = (
+        posts[["unit_id", "rank", "category"]] == prev[["unit_id", "rank", "category"]]
+    ).all(axis=1)
+    assert not (same_cadre & unchanged).any()
