@@ -97,6 +97,14 @@ def test_validation_reports_exactly_the_duplicates_put_in(tiny_real, report):
         assert set(report.tables[name]["cadre_id"]) <= cadres, name
 
 
+@pytest.mark.parametrize("seed", [1, 7])
+def test_other_seeds_validate_with_only_their_duplicates(seed):
+    city = syn.generate("tiny", seed=seed)
+    problems = validate(city.tables).problems
+    assert len(problems) == len(city.truth["duplicates"]) > 0
+    assert all(p.reason.startswith("exact duplicate of row") for p in problems)
+
+
 def test_the_choice_utility_is_the_simulators_with_every_switch_on(monkeypatch):
     month, captured = 13, {}  # December of the second year: after moves, a merger, a rush
 
