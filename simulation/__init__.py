@@ -20,15 +20,23 @@ Everything is deterministic given ``seed`` (one :func:`numpy.random.default_rng`
 separate one for the publication dates of classes, added later without changing the rest). The
 package is pure: no file I/O, no environment variables, no logging set-up.
 
+Realism switches (:data:`REALISM_SWITCHES`, all on by default; ``generate(..., realism=False)``
+is the clean city, identical to the city of before the switches): careers, 必修 obligations and
+the year-end rush, inflated ratings, a guessing floor, selective self-tests, messy exam formats,
+rollcall concentrated on reserve cadres, correlated traits, duplicate rows and a renamed
+re-issue, source-system ids. Each draws from a random stream of its own where it can, and keeps
+its truth beside it (``truth["params"]["realism"]`` lists the switches that are on).
+
 Evaluators use the helpers :func:`true_teacher_rating`, :func:`true_staff_rating`,
 :func:`expected_gain`, :func:`teacher_effect`, :func:`choice_utility` and :func:`p_correct`; the
 simulator calls the same private functions, so the truth and the data cannot drift apart.
 
 Modules, one per process (RecSim-style roles, each with the truth beside it): :mod:`.params`
-(sizes and constants), :mod:`.names` (Chinese vocabulary), :mod:`.population`, :mod:`.catalogue`,
-:mod:`.learning`, :mod:`.exams`, :mod:`.choices`, :mod:`.rollcall`, :mod:`.ratings`,
-:mod:`.tables` (the one door from hidden state to raw tables), :mod:`.truth` and :mod:`.city`
-(the month loop and :func:`generate`).
+(sizes and constants), :mod:`.names` (Chinese vocabulary), :mod:`.population`, :mod:`.traits`,
+:mod:`.catalogue`, :mod:`.careers`, :mod:`.obligations`, :mod:`.learning`, :mod:`.exams`,
+:mod:`.choices`, :mod:`.rollcall`, :mod:`.ratings`, :mod:`.records`, :mod:`.tables` (the one
+door from hidden state to raw tables), :mod:`.truth`, :mod:`.realism` (the switches) and
+:mod:`.city` (the month loop and :func:`generate`).
 """
 
 from ganxun.simulation.choices import choice_probabilities, choice_utility

@@ -91,7 +91,7 @@ class CareersMixin:
         # start of the rank held at the window start (the drawn appointment, moved back)
         since = np.where(
             self.c_appointed == NEVER,
-            self.start_day - rng.integers(30, 5 * 365, n),
+            self.start_day - rng.integers(*q["missing_rank_start_days"], n),
             self.c_appointed - (self.end_day - self.start_day),
         )
         since = np.where(self.hire_day > -NO_DAY, self.hire_day, since)
@@ -146,13 +146,15 @@ class CareersMixin:
             moves_c[up] = rng.random(len(up)) < q["promotion_moves_category"]
             by_cat = rng.random(len(side)) < q["transfer_moves_category"]
             moves_c[side] = by_cat
-            moves_u[side] = ~by_cat | (rng.random(len(side)) < 0.3)
+            moves_u[side] = ~by_cat | (rng.random(len(side)) < q["transfer_moves_both"])
+            new_unit = np.where(moves_u, new_unit, unit)
+            new_cat = np.where(moves_c, new_cat, cat)
+            side = side[(new_unit[side] != unit[side]) | (new_cat[side] != cat[side])]
             rank[up] += 1
             since[up] = ms[i] + rng.integers(0, me[i] - ms[i] + 1, len(up))
             moved = np.concatenate([up, side])
             day = np.concatenate([since[up], rng.integers(ms[i], me[i] + 1, len(side))])
-            unit[moved] = np.where(moves_u[moved], new_unit[moved], unit[moved])
-            cat[moved] = np.where(moves_c[moved], new_cat[moved], cat[moved])
+            unit[moved], cat[moved] = new_unit[moved], new_cat[moved]
             last_move[moved] = day
             kind = np.repeat([0, 1], [len(up), len(side)])
             if i == m_month:

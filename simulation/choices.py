@@ -9,7 +9,15 @@ from ganxun.features.contracts import CATEGORIES, CLASS_KINDS, ENROLL_SOURCES, M
 from ganxun.simulation.careers import month_groups
 from ganxun.simulation.common import index_of
 from ganxun.simulation.learning import effect_of_rating, gain_rate
-from ganxun.simulation.params import N_CAT, N_MODE, N_RANK, N_TOPICS, NEVER, ROLLCALL
+from ganxun.simulation.params import (
+    ELECTIVE_MAX_DAYS,
+    N_CAT,
+    N_MODE,
+    N_RANK,
+    N_TOPICS,
+    NEVER,
+    ROLLCALL,
+)
 
 
 def cadre_side(prefs: np.ndarray, gap: np.ndarray, age: np.ndarray, params: dict) -> np.ndarray:
@@ -351,8 +359,8 @@ class ChoicesMixin:
         p, rng, n_courses = self.p, self.rng, self.n_courses
         ms, me = self.month_start[i], self.month_end[i]
         active = np.flatnonzero(rng.random(self.n) < self.activity)
-        if self.careers:  # in service, and still when the course is completed (≤ 19 days)
-            active = active[self._staying(active, me + 20)]
+        if self.careers:  # in service, and still when the course is completed
+            active = active[self._staying(active, me + ELECTIVE_MAX_DAYS)]
         n_choice = np.minimum(
             1 + rng.poisson(p["extra_choices_mean"], len(active)), p["max_choices"]
         )

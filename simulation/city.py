@@ -46,7 +46,12 @@ class City:
         Every table of :data:`ganxun.features.contracts.TABLES`, with exactly its columns in order.
     truth : dict of str to object
         What only evaluation may read: true mastery per month, cadre/course/teacher/staff/unit
-        latents, preference factors and the process constants (``truth["params"]``).
+        latents, preference factors and the process constants (``truth["params"]``). With the
+        realism switches on, also: ``promotions``, ``merger`` and the ``cadres`` columns
+        ``hired_on``/``left_on``/``leave_reason`` (careers); ``enrollment_effects`` and
+        ``cadres.diligence`` (mandatory); ``items.format``/``items.guessing`` (guessing);
+        ``class_effects``, ``exams``, ``exam_items`` (exam_formats); ``cadres.reserve``
+        (concentrated_rollcall); ``duplicates`` and ``courses.reissue_of`` (dirt).
     """
 
     tables: dict[str, pd.DataFrame]

@@ -121,10 +121,10 @@ class ObligationsMixin:
         size = int(rng.integers(q["package_courses"][0], q["package_courses"][1] + 1))
         others = rng.permutation(np.setdiff1d(np.arange(N_TOPICS), q["package_core_topics"]))
         topic = np.concatenate([q["package_core_topics"], others])[:size]
-        mode = rng.choice(ONLINE_MODES, size, p=[0.7, 0.3])
+        mode = rng.choice(ONLINE_MODES, size, p=q["package_mode_share"])
         hours = np.array([rng.choice(MODE_HOURS[m]) for m in mode])
         teacher = np.full(size, NEVER)
-        for j in np.flatnonzero(rng.random(size) < 0.7):
+        for j in np.flatnonzero(rng.random(size) < q["package_teacher_share"]):
             who = np.flatnonzero(self.t_declared[:, topic[j]])
             teacher[j] = rng.choice(
                 who, p=self.t_weight[who, topic[j]] / self.t_weight[who, topic[j]].sum()
@@ -270,7 +270,7 @@ class ObligationsMixin:
         if which == 0:
             day = rng.integers(ms, me + 1, len(cad))
         else:  # December: the last two weeks
-            day = me - rng.integers(0, 16, len(cad))
+            day = me - rng.integers(0, q["rush_last_days"], len(cad))
         share = np.round(rng.uniform(*q["rush_effective"], len(cad)), 3)
         self.enr.add(
             cadre=cad,
@@ -317,16 +317,14 @@ class ObligationsMixin:
         e = self.enr.get()
         low = np.flatnonzero(e["eff"] < 1.0)
         low = low[np.argsort(e["enrolled"][low], kind="stable")]
-        sources = np.array(ENROLL_SOURCES, dtype=object)
+        codes = pd.Categorical.from_codes  # compact: millions of rows at province scale
         return {
             "enrollment_effects": pd.DataFrame(
                 {
-                    "cadre_id": np.array(make_ids("C", 6, self.n), dtype=object)[e["cadre"][low]],
-                    "course_id": np.array(make_ids("K", 5, self.n_courses), dtype=object)[
-                        e["course"][low]
-                    ],
+                    "cadre_id": codes(e["cadre"][low], make_ids("C", 6, self.n)),
+                    "course_id": codes(e["course"][low], make_ids("K", 5, self.n_courses)),
                     "enrolled_on": dates_from_days(e["enrolled"][low]),
-                    "source": sources[e["src"][low]],
+                    "source": codes(e["src"][low], ENROLL_SOURCES),
                     "rush": e["src"][low] == SELF,
                     "effective_share": np.round(e["eff"][low].astype(float), 4),
                 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ganxun.features.contracts import (
     CATEGORIES,
     CLASS_KINDS,
@@ -137,6 +139,8 @@ MODE_HOURS = (
     (2.0, 3.0, 4.0, 6.0, 8.0),
 )
 MODE_P = (0.35, 0.3, 0.15, 0.2)
+#: An elective is completed ``ceil(hours / 2) + U{0..7}`` days after it starts: at most this many.
+ELECTIVE_MAX_DAYS = math.ceil(max(map(max, MODE_HOURS)) / 2) + 7
 ONLINE_MODES = (1, 2)  # 网络, 移动: a fifth of them have no teacher
 FACE_MODES = (0, 3)  # 面授, 混合
 # per contracts.CLASS_KINDS (rollcall, elective, online): share, days, capacity, name suffix
@@ -174,6 +178,8 @@ REALISM_PARAMS: dict[str, dict] = {
         "transfer_rate": 0.03,  # yearly lateral moves (unit and/or category)
         "transfer_moves_category": 0.35,
         "min_months_between_moves": 12,
+        "transfer_moves_both": 0.3,  # a transfer by category that also changes the unit
+        "missing_rank_start_days": [30, 1825],  # rank start when appointed_on is missing
         "hire_rate": 0.015,  # yearly hires per cadre of the city: young 科员, no records before
         "hire_max_age": 33,  # age at the end of the window
         "resign_rate": 0.006,  # yearly
@@ -190,6 +196,8 @@ REALISM_PARAMS: dict[str, dict] = {
     "mandatory": {
         "package_courses": [3, 5],  # 必修 online courses published each January
         "package_core_topics": [0, 1],  # 理想信念, 党性修养 (plus one other topic)
+        "package_mode_share": [0.7, 0.3],  # 网络, 移动
+        "package_teacher_share": 0.7,  # the others are recorded lectures without a teacher
         "publish_days": [1, 15],  # day of January
         "network_hours": 50.0,  # local rule: 网络 hours a year, every rank
         "county_hours": 550.0,  # 县处级: 脱产 hours in 5 years
@@ -210,6 +218,7 @@ REALISM_PARAMS: dict[str, dict] = {
         "rush_cover": [0.5, 1.0],  # share of the deficit covered in November, December
         "rush_effective": [0.03, 0.2],
         "rush_max_courses": 6,
+        "rush_last_days": 16,  # December's rush falls in the last days of the year
     },
     "inflated_ratings": {
         # score = 1 + number of thresholds below the latent score (3 + truth + leniency + noise)
@@ -242,6 +251,7 @@ REALISM_PARAMS: dict[str, dict] = {
         "reserve_share": 0.1,
         "reserve_ability": 1.0,
         "reserve_age": -0.08,  # per year of age
+        "reserve_rank": 0.2,  # per rank level
         "shrink": 0.7,
         "reserve_boost": 1.8,
         "ability_boost": 0.5,

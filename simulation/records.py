@@ -70,18 +70,22 @@ class RecordsMixin:
             number = 10_000_000 + rng.permutation(self.n) * 7 + rng.integers(0, 7, self.n)
             self.alias_ids[system] = [f"{prefix}{x:08d}" for x in number]
 
-    def _cadre_codes(self, table: str, cadre: np.ndarray, cls: np.ndarray | None):
-        """Vocabulary and codes of a table's ``cadre_id`` column, some rows as a system's id."""
+    def _cadre_codes(self, table: str, cadre: np.ndarray, cls, order: np.ndarray):
+        """Vocabulary and codes of a table's ``cadre_id`` column, some rows as a system's id.
+
+        ``cadre`` and ``cls`` (None: no class) are the recorded rows, ``order`` the rows of the
+        table (a row exported twice appears twice, with the same id both times).
+        """
         cadre_ids = make_ids("C", 6, self.n)
         if "aliases" not in self.realism or table not in self.p["aliases"]["rows"]:
-            return cadre_ids, cadre
+            return cadre_ids, cadre[order]
         system, share = self.p["aliases"]["rows"][table]
         rng = self._stream(2 + list(self.p["aliases"]["rows"]).index(table))
         by_row = rng.random(len(cadre)) < share
         if cls is not None:  # a class's answers come from one system
             by_class = rng.random(self.n_classes) < share
             by_row = np.where(cls >= 0, by_class[np.maximum(cls, 0)], by_row)
-        return cadre_ids + self.alias_ids[system], cadre + self.n * by_row
+        return cadre_ids + self.alias_ids[system], (cadre + self.n * by_row)[order]
 
     def _aliases_table(self) -> pd.DataFrame:
         """``cadre_aliases``: one row per cadre and source system."""
@@ -95,24 +99,22 @@ class RecordsMixin:
             }
         )
 
-    def _double_exports(self, tables: dict[str, pd.DataFrame]) -> None:
-        """Repeat a few rows of the event tables right after themselves (``dirt``)."""
-        self.duplicates = []
-        if "dirt" not in self.realism:
-            return
-        share = self.p["dirt"]["duplicate_share"]
-        for part, name in enumerate(DUPLICATED):
-            df = tables[name]
-            n = len(df)
-            k = int(round(share * n))
-            if not k:
-                continue
-            rng = self._stream(10 + part)
-            chosen = np.sort(rng.choice(n, k, replace=False))
-            order = np.sort(np.concatenate([np.arange(n), chosen]), kind="stable")
-            tables[name] = df.take(order).reset_index(drop=True)
-            # 1-based rows of the copies and their originals, as validation names them
-            copy_row = chosen + np.arange(1, k + 1) + 1
-            self.duplicates.append(
-                pd.DataFrame({"table": name, "row": copy_row, "duplicate_of": copy_row - 1})
-            )
+    def _double_exports(self, name: str, order: np.ndarray) -> np.ndarray:
+        """The row order of an event table with a few rows exported twice (``dirt``).
+
+        Each copy follows its original; ``self.duplicates`` gets the 1-based rows of both, as
+        validation names them. Working on the row order keeps the big tables from being copied.
+        """
+        if "dirt" not in self.realism or name not in DUPLICATED:
+            return order
+        n = len(order)
+        k = int(round(self.p["dirt"]["duplicate_share"] * n))
+        if not k:
+            return order
+        rng = self._stream(10 + DUPLICATED.index(name))
+        chosen = np.sort(rng.choice(n, k, replace=False))
+        copy_row = chosen + np.arange(1, k + 1) + 1  # 1-based, after the copies before it
+        self.duplicates.append(
+            pd.DataFrame({"table": name, "row": copy_row, "duplicate_of": copy_row - 1})
+        )
+        return np.insert(order, chosen + 1, order[chosen])

@@ -19,7 +19,8 @@ class RollcallMixin:
         pool = np.concatenate([self.rank_pool[r] for r in np.flatnonzero(self.b_ranks[c])])
         pool = pool[self.busy[pool] < start]
         if self.careers:  # every exam of the class falls inside the member's service
-            ok = (self.leave_day[pool] > end + 11) & (self.hire_day[pool] < start - 8)
+            first, last = self._exam_window()
+            ok = (self.leave_day[pool] > end + last) & (self.hire_day[pool] <= start + first)
             due = self._induction_due(pool, start)
             pool = pool[ok & due] if self.b_induction[c] else pool[ok]
         cap = min(int(self.b_capacity[c]), len(pool))
@@ -87,3 +88,10 @@ class RollcallMixin:
         months = self.p["careers"]["induction_months"]
         recent = self.promoted_day[cadres] >= day - round(months * 30.44)
         return recent & ~self.induction_called[cadres]
+
+    def _exam_window(self) -> tuple[int, int]:
+        """Earliest pre-test day after the start, latest post-test day after the end."""
+        if not self.formats:
+            return 0, 0
+        q = self.p["exam_formats"]
+        return q["pre_days"][0], q["post_days"][1]

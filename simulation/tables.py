@@ -192,14 +192,15 @@ class TablesMixin:
             },
             copy=False,
         )
+        self.duplicates: list[pd.DataFrame] = []
         rs, self.resp = self.resp.get(), None
-        order = np.argsort(rs["day"], kind="stable")
-        cls = rs.pop("cls")[order]
+        order = self._double_exports("responses", np.argsort(rs["day"], kind="stable"))
+        cls = rs.pop("cls")
+        cadre_codes = self._cadre_codes("responses", rs.pop("cadre"), cls, order)
+        cls = cls[order]
         t["responses"] = pd.DataFrame(
             {
-                "cadre_id": text_column(
-                    *self._cadre_codes("responses", rs.pop("cadre")[order], cls)
-                ),
+                "cadre_id": text_column(*cadre_codes),
                 "item_id": text_column(items, rs.pop("item")[order]),
                 "answered_on": dates_from_days(rs.pop("day")[order]),
                 "correct": rs.pop("correct")[order].astype(np.int64),
@@ -210,16 +211,16 @@ class TablesMixin:
         if self.formats:
             t["responses"]["phase"] = text_column(RESPONSE_PHASES, rs.pop("phase")[order])
             t["exam_scores"] = self._exam_scores_table(classes)
-        del cls
+        del cls, cadre_codes
         cr, self.crat = self.crat.get(), None
-        order = np.argsort(cr["day"], kind="stable")
+        order = self._double_exports("course_ratings", np.argsort(cr["day"], kind="stable"))
         tscore = pd.array(cr["tscore"][order].astype(np.int64), dtype="Int64")
         tscore[tscore <= 0] = pd.NA  # no teacher to score
         cr_cls = cr["cls"][order]
         t["course_ratings"] = pd.DataFrame(
             {
                 "cadre_id": text_column(
-                    *self._cadre_codes("course_ratings", cr["cadre"][order], None)
+                    *self._cadre_codes("course_ratings", cr["cadre"], None, order)
                 ),
                 "course_id": text_column(courses, cr["course"][order]),
                 "class_id": text_column(classes, cr_cls),
@@ -231,11 +232,11 @@ class TablesMixin:
             copy=False,
         )
         sr = self.srat
-        order = np.argsort(sr["day"], kind="stable")
+        order = self._double_exports("staff_ratings", np.argsort(sr["day"], kind="stable"))
         t["staff_ratings"] = pd.DataFrame(
             {
                 "cadre_id": text_column(
-                    *self._cadre_codes("staff_ratings", sr["cadre"][order], None)
+                    *self._cadre_codes("staff_ratings", sr["cadre"], None, order)
                 ),
                 "class_id": text_column(classes, sr["cls"][order]),
                 "staff_id": text_column(staff, sr["staff"][order]),
@@ -243,7 +244,6 @@ class TablesMixin:
                 "score": sr["score"][order].astype(np.int64),
             }
         )
-        self._double_exports(t)
         # every table of the contract this city has, its columns in contract order (an optional
         # column or table the city does not produce is left out, as a real export may)
         return {
@@ -256,11 +256,12 @@ class TablesMixin:
         """``exam_scores``: the classes that keep totals only (``exam_formats``)."""
         x, self.exam_rows = self.exam_rows.get(), None
         order = np.argsort(x["day"], kind="stable")
-        cadres = x["cadre"][order]
         exams = make_ids("E", 6, 2 * self.n_classes)
         return pd.DataFrame(
             {
-                "cadre_id": text_column(*self._cadre_codes("exam_scores", cadres, x["cls"][order])),
+                "cadre_id": text_column(
+                    *self._cadre_codes("exam_scores", x["cadre"], x["cls"], order)
+                ),
                 "exam_id": text_column(exams, x["exam"][order]),
                 "class_id": text_column(classes, x["cls"][order]),
                 "topic_id": text_column(TOPIC_IDS, x["topic"][order]),

@@ -71,7 +71,7 @@ class TraitsMixin:
             q = self.p["concentrated_rollcall"]
             z_ability = ability / self.p["ability_sd"]
             score = q["reserve_ability"] * z_ability + q["reserve_age"] * (age - 40.0)
-            score = score + 0.2 * rank + rng.gumbel(size=len(ability))
+            score = score + q["reserve_rank"] * rank + rng.gumbel(size=len(ability))
             k = max(1, round(q["reserve_share"] * len(ability)))
             self.reserve[np.argpartition(-score, k - 1)[:k]] = True
             log_p = (

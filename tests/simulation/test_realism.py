@@ -97,6 +97,14 @@ def test_validation_reports_exactly_the_duplicates_put_in(tiny_real, report):
         assert set(report.tables[name]["cadre_id"]) <= cadres, name
 
 
+@pytest.mark.parametrize("seed", [1, 7])
+def test_other_seeds_validate_with_only_their_duplicates(seed):
+    city = syn.generate("tiny", seed=seed)
+    problems = validate(city.tables).problems
+    assert len(problems) == len(city.truth["duplicates"]) > 0
+    assert all(p.reason.startswith("exact duplicate of row") for p in problems)
+
+
 def test_the_choice_utility_is_the_simulators_with_every_switch_on(monkeypatch):
     month, captured = 13, {}  # December of the second year: after moves, a merger, a rush
 
@@ -274,3 +282,13 @@ def test_the_year_end_rush_credits_hours_but_teaches_little(tiny_real):
     assert rush["enrolled_on"].dt.month.isin([11, 12]).all()
     package = effects[effects["source"] == "mandatory"]["effective_share"]
     assert 0.3 < package.mean() < 0.8
+
+
+def test_every_new_post_changes_the_unit_rank_or_category(tiny_real):
+    posts = tiny_real.tables["cadre_posts"].sort_values(["cadre_id", "from_on"])
+    prev = posts.shift()
+    same_cadre = posts["cadre_id"] == prev["cadre_id"]
+    unchanged = (
+        posts[["unit_id", "rank", "category"]] == prev[["unit_id", "rank", "category"]]
+    ).all(axis=1)
+    assert not (same_cadre & unchanged).any()
