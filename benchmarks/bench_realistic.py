@@ -1,7 +1,9 @@
 """Model quality on the realistic city, over seeds, chosen on validation and reported on test.
 
 ``python benchmarks/bench_realistic.py [--scale tiny|city] [--seeds 0 1 2] [--realism on off]
-[--stage validation|test] [--set section.key=value ...]``
+[--stage validation|test] [--set section.key=value ...] [--quick] [--out DIR]``
+
+``--quick``: the tiny city, one seed, realism on, the validation stage (a minute).
 
 Two cut-offs per city: the **test** split ``T`` (``truth["params"]["split_date"]``, the last six
 months) and the **validation** split ``V = T - 6 months``. Settings are chosen at ``V``: models fit
@@ -17,17 +19,20 @@ the truth beside them. Validation figures (no truth needed, as on a real export)
 * rollcall — Spearman of the predicted gain with the measured pre/post gain (relative to the
   class) of members of the window's classes.
 
-Writes ``benchmarks/results/realistic-<stage>.json`` and prints mean ± sd per figure.
+Writes ``OUT/realistic-<stage>.json`` (default ``benchmarks/results``) and prints mean ± sd per
+figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
@@ -42,7 +47,19 @@ from ganxun.training.evaluate import evaluate
 from ganxun.training.fitting import fit_all
 from ganxun.training.metrics import spearman
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+
+#: Figures every run of the realistic benchmark yields (the quick mode checks them).
+FIGURES = (
+    "on.summary.knowledge.auc.mean",
+    "on.summary.knowledge.auc_accuracy.mean",
+    "on.summary.recommend.model.ndcg@10.mean",
+    "on.summary.recommend.als.ndcg@10.mean",
+    "on.summary.recommend.all_enrolments.model.ndcg@10.mean",
+    "on.summary.ratings.within_rater_order.mean",
+    "on.summary.rollcall.gain_spearman.mean",
+)
 
 #: Figures printed (the JSON keeps every metric).
 HEADLINE = (
@@ -160,14 +177,19 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark; return (and write) its result."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", default="city", choices=["tiny", "city"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--realism", nargs="+", default=["on", "off"], choices=["on", "off"])
     parser.add_argument("--stage", default="validation", choices=["validation", "test"])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny city, one seed, realism on")
+    parser.add_argument("--out", type=Path, default=benchlib.RESULTS)
     args = parser.parse_args(argv)
+    started = time.perf_counter()
+    if args.quick:
+        args.scale, args.seeds, args.realism, args.stage = "tiny", [0], ["on"], "validation"
     result: dict = {"scale": args.scale, "stage": args.stage, "overrides": args.overrides}
     for mode in args.realism:
         runs = []
@@ -175,9 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"[{args.stage}] realism {mode}, seed {seed} …", file=sys.stderr, flush=True)
             runs.append(one_run(args.scale, seed, mode == "on", args.stage, args.overrides))
         result[mode] = {"runs": runs, "summary": summarise(runs)}
-    out = args.out or ROOT / f"benchmarks/results/realistic-{args.stage}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=float))
+    benchlib.finish(result, args.quick, started)
+    benchlib.write(args.out, f"realistic-{args.stage}", result)
     print(f"| figure | {' | '.join(f'realism {m}' for m in args.realism)} |")
     print(f"|---|{'---|' * len(args.realism)}")
     for k in HEADLINE:
@@ -186,6 +207,8 @@ def main(argv: list[str] | None = None) -> dict:
             s = result[mode]["summary"].get(k)
             cells.append(f"{s['mean']:.4f} ± {s['sd']:.4f}" if s else "—")
         print(f"| {k} | {' | '.join(cells)} |")
+    if args.quick:
+        benchlib.check_figures(result, FIGURES, "realistic")
     return result
 
 

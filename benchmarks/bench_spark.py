@@ -1,6 +1,9 @@
 """The Spark engine beside the default engine on the city: wall time and peak memory per step.
 
-    python benchmarks/bench_spark.py [--scale city] [--seed 0] [--master local[2]]
+    python benchmarks/bench_spark.py [--scale city] [--seed 0] [--master local[2]] [--quick]
+        [--out DIR]
+
+``--quick``: the tiny city (the same two processes; a few minutes, most of it Spark's start-up).
 
 Generates the city (``ganxun.simulation.generate(scale, seed)``) as Parquet once, then trains it
 with each engine in a fresh process (no MLflow tracking). Each process samples the resident
@@ -99,18 +102,28 @@ def child(engine: str, data: str, out: str, master: str, result: str) -> None:
     )
 
 
-def main() -> None:
+#: Figures the benchmark promises (its quick mode checks them).
+FIGURES = ("ratio_wall", "max_abs_metric_difference", "runs.pandas.wall_s", "runs.spark.wall_s")
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    """Run both engines and compare them; return (and write) the summary."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="city")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--quick", action="store_true", help="the tiny city")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", nargs=5, metavar=("ENGINE", "DATA", "OUT", "MASTER", "RESULT"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
-        return
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    data = RESULTS / f"{args.scale}{args.seed}"
+        return None
+    started = time.perf_counter()
+    if args.quick:
+        args.scale = "tiny"
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = args.out / f"{args.scale}{args.seed}"
     if not (data / "cadres.parquet").exists():
         from ganxun.simulation import generate
         from ganxun.training.sources import write_tables, write_truth
@@ -156,7 +169,11 @@ def main() -> None:
         "key_metrics": {k: diffs.get(k) for k in KEY_METRICS},
         "max_abs_metric_difference": max(abs(a - b) for a, b in diffs.values()),
     }
-    (RESULTS / "bench_spark.json").write_text(json.dumps(summary, indent=2, default=float))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import benchlib
+
+    benchlib.finish(summary, args.quick, started)
+    benchlib.write(args.out, "bench_spark", summary)
     print(f"\n{'step':18s} {'pandas s':>9s} {'spark s':>9s} {'pandas MiB':>11s} {'spark MiB':>10s}")
     for step in pd_run["timings_s"]:
         print(
@@ -174,6 +191,9 @@ def main() -> None:
         f"largest |difference| over all {len(diffs)} metrics: "
         f"{summary['max_abs_metric_difference']:.4f}"
     )
+    if args.quick:
+        benchlib.check_figures(summary, FIGURES, "spark")
+    return summary
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ What an enrolment's hours count toward (its *hour kinds*):
 * 脱产 — the class is a rollcall or elective class (off the job) and the course is taught 面授 or
   混合 (in person).
 
-An enrolment counts its credited ``hours`` on its ``enrolled_on`` date. Periods are calendar
+An enrolment counts its credited ``hours`` on the day they were credited: its ``completed_on``
+date, else (hours of a course in progress) its ``enrolled_on`` date. Periods are calendar
 windows: one-year rules run January–December, longer rules run in blocks of ``period_years``
 counted from :data:`PERIOD_ANCHOR_YEAR` (the 2023–2027 national plan). The requirement of a
 window is pro-rated by the share of the window the cadre held a rank the rule covers (a cadre
@@ -131,11 +132,12 @@ def _rank_share(tables, cadre_ids: pd.Series, ranks: tuple, start, end) -> np.nd
 
 
 def kind_hours(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Credited hours of each enrolment per hour kind: cadre_id, enrolled_on, 脱产, 集中, 网络."""
+    """Credited hours of each enrolment per hour kind: cadre_id, credited_on, 脱产, 集中, 网络."""
     e = tables["enrollments"]
     kinds = hour_kinds(tables, e)
     hours = e["hours"].astype(float).fillna(0.0)
-    out = pd.DataFrame({"cadre_id": e["cadre_id"], "enrolled_on": e["enrolled_on"]})
+    credited = e["completed_on"].fillna(e["enrolled_on"])
+    out = pd.DataFrame({"cadre_id": e["cadre_id"], "credited_on": credited})
     for k in HOUR_KINDS:
         out[k] = np.where(kinds[k], hours, 0.0)
     counts = kinds.any(axis=1).to_numpy() & (hours.to_numpy() > 0)
@@ -171,14 +173,14 @@ def compliance(
     now = posts_at(tables, at, cadre_ids)
     now = now[now["in_service"]]
     hours = kind_hours(tables) if hours is None else hours
-    hours = hours[hours["enrolled_on"] < at]
+    hours = hours[hours["credited_on"] < at]
     frames = []
     for rule in training_rules(tables).itertuples(index=False):
         who = now[now["rank"].isin(tuple(rule.ranks))]
         if who.empty:
             continue
         start, end = period_window(at, int(rule.period_years))
-        in_win = hours[(hours["enrolled_on"] >= start)]
+        in_win = hours[(hours["credited_on"] >= start)]
         done = in_win.groupby("cadre_id")[rule.kind].sum()
         share = _rank_share(tables, who["cadre_id"], tuple(rule.ranks), start, end)
         required = np.round(float(rule.min_hours) * share, 1)
@@ -261,14 +263,14 @@ def appointment_training(
         pr = promo[promo["to_rank"].isin(tuple(rule.ranks))]
         if pr.empty:
             continue
-        h = hours[["cadre_id", "enrolled_on", rule.kind]].merge(
+        h = hours[["cadre_id", "credited_on", rule.kind]].merge(
             pr[["cadre_id", "promoted_on"]], on="cadre_id"
         )
         back = h["promoted_on"] - pd.DateOffset(years=int(rule.period_years))
         due_on = h["promoted_on"] + pd.DateOffset(months=int(rule.after_promotion_months))
-        before = (h["enrolled_on"] >= back) & (h["enrolled_on"] < h["promoted_on"])
-        since = (h["enrolled_on"] >= h["promoted_on"]) & (h["enrolled_on"] < due_on)
-        since &= h["enrolled_on"] < at
+        before = (h["credited_on"] >= back) & (h["credited_on"] < h["promoted_on"])
+        since = (h["credited_on"] >= h["promoted_on"]) & (h["credited_on"] < due_on)
+        since &= h["credited_on"] < at
         key = ["cadre_id", "promoted_on"]
         had = h[rule.kind].where(before, 0.0).groupby([h[k] for k in key]).sum()
         got = h[rule.kind].where(since, 0.0).groupby([h[k] for k in key]).sum()
@@ -417,7 +419,7 @@ def forecast_rows(
     if base.empty:
         return base.assign(**{c: pd.Series(dtype=float) for c in FORECAST_FEATURES})
     recent = hours[
-        (hours["enrolled_on"] < at) & (hours["enrolled_on"] >= at - pd.Timedelta(days=365))
+        (hours["credited_on"] < at) & (hours["credited_on"] >= at - pd.Timedelta(days=365))
     ]
     post = posts_at(tables, at, base["cadre_id"].unique())
     unit = base["cadre_id"].map(post.set_index("cadre_id")["unit_id"])

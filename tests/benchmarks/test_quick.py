@@ -40,6 +40,8 @@ TESTED = {
     "bench_recommend_speed.py": "test_recommend_speed_quick",
     "bench_recommend_oracle.py": "test_recommend_oracle_quick",
     "bench_schedule_horizon.py": "test_schedule_horizon_quick",
+    "bench_realistic.py": "test_realistic_quick",
+    "bench_spark.py": "test_spark_quick",
     "run.py": "test_run_quick_summary",
 }
 
@@ -110,6 +112,29 @@ def test_ml100k_quick(tmp_path):
     assert [r["model"] for r in result["test"]] == models
     assert [r["model"] for r in result["validation"]] == models
     assert 0 < result["test"][-1]["users"] <= bench_ml100k.QUICK_USERS
+
+
+@pytest.mark.spark
+def test_spark_quick(tmp_path):
+    import shutil as _shutil
+
+    if _shutil.which("java") is None:
+        pytest.skip("no Java: the Spark engine cannot start")
+    import bench_spark
+
+    result = bench_spark.main(["--quick", "--out", str(tmp_path)])
+    written = json.loads((tmp_path / "bench_spark.json").read_text())
+    check(bench_spark, result, written)
+    assert result["scale"] == "tiny"
+
+
+def test_realistic_quick(tmp_path):
+    import bench_realistic
+
+    result = bench_realistic.main(["--quick", "--out", str(tmp_path)])
+    written = json.loads((tmp_path / "realistic-validation.json").read_text())
+    check(bench_realistic, result, written)
+    assert result["stage"] == "validation" and len(result["on"]["runs"]) == 1
 
 
 def test_matching_quick(tmp_path):
