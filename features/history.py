@@ -37,6 +37,8 @@ ROLLCALL_FEATURES: tuple[str, ...] = (
     "recent_hours",
     "hours_3y",
     "rollcall_hours_3y",
+    "self_hours_1y",
+    "self_tests_1y",
     "past_gain",
     "n_past_gains",
     "rank_level",
@@ -90,6 +92,9 @@ class CadreState:
     recent_hours, hours_3y, rollcall_hours_3y : ndarray of shape (n,)
         Training hours in the last 365 days, in the last three years, and rollcall hours in the
         last three years.
+    self_hours_1y, self_tests_1y : ndarray of shape (n,)
+        Hours of courses the cadre chose themselves, and answers given outside any class
+        (self-tests), in the last 365 days: engagement, which travels with how fast one learns.
     past_gain, n_past_gains : ndarray of shape (n,)
         Mean residual of the cadre's earlier pre/post exam gains (0 when none) and their number.
     mean_accuracy : float
@@ -105,6 +110,8 @@ class CadreState:
     past_gain: np.ndarray
     n_past_gains: np.ndarray
     mean_accuracy: float
+    self_hours_1y: np.ndarray | None = None
+    self_tests_1y: np.ndarray | None = None
 
     def accuracy(self, prior_strength: float = 4.0) -> np.ndarray:
         """Accuracy per topic, smoothed towards the overall accuracy."""
@@ -120,9 +127,10 @@ class CadreHistory:
     topics: Vocabulary
     answers: _Cumulative  # group = cadre * n_topics + topic; values (correct, total)
     topic_hours: _Cumulative  # group = cadre * n_topics + topic; values hours
-    hours: _Cumulative  # group = cadre; values (hours, rollcall hours)
+    hours: _Cumulative  # group = cadre; values (hours, rollcall hours, self-chosen hours)
     gains: _Cumulative  # group = cadre; values (residual gain, 1), known after the class
     mean_accuracy: float
+    self_tests: _Cumulative | None = None  # group = cadre; values 1 per answer outside a class
 
     def state(self, cadre_ids, days) -> CadreState:
         """The :class:`CadreState` of cadres at dates (only events strictly before count).
@@ -162,6 +170,12 @@ class CadreHistory:
             past_gain=gains[:, 0] / np.maximum(gains[:, 1], 1.0),
             n_past_gains=gains[:, 1],
             mean_accuracy=self.mean_accuracy,
+            self_hours_1y=h_1y[:, 2] if h_1y.shape[1] > 2 else np.zeros(len(ci)),
+            self_tests_1y=(
+                (self.self_tests.before(c, days) - self.self_tests.before(c, days - 365))[:, 0]
+                if self.self_tests is not None
+                else np.zeros(len(ci))
+            ),
         )
 
 
@@ -357,11 +371,20 @@ def cadre_history(
     ehours = e["hours"].astype(float).to_numpy()
     eci = cadres.index(e["cadre_id"])
     rollcall = (e["source"] == "rollcall").to_numpy()
+    chosen = (e["source"] == "self").to_numpy()
     ok = eci >= 0
     hours = _Cumulative(
         eci[ok],
         _days(e["enrolled_on"].to_numpy())[ok],
-        np.column_stack([ehours, np.where(rollcall, ehours, 0.0)])[ok],
+        np.column_stack([ehours, np.where(rollcall, ehours, 0.0), np.where(chosen, ehours, 0.0)])[
+            ok
+        ],
+    )
+    own = tables["responses"]
+    own = own[own["class_id"].isna()]
+    oci = cadres.index(own["cadre_id"])
+    self_tests = _Cumulative(
+        oci[oci >= 0], _days(own["answered_on"].to_numpy())[oci >= 0], np.ones((oci >= 0).sum())
     )
     ct = tables["course_topics"]
     ct = ct.assign(weight=ct["weight"] / ct.groupby("course_id")["weight"].transform("sum"))
@@ -384,7 +407,7 @@ def cadre_history(
         np.column_stack([res, np.ones_like(res)]),
     )
     mean_acc = float(correct.mean()) if len(correct) else 0.5
-    return CadreHistory(cadres, topics, answers, topic_hours, hours, gain_sum, mean_acc)
+    return CadreHistory(cadres, topics, answers, topic_hours, hours, gain_sum, mean_acc, self_tests)
 
 
 def post_target_rows(post_requirements: pd.DataFrame, ranks, categories, topic_ids) -> np.ndarray:
@@ -448,6 +471,8 @@ def rollcall_features(
             "recent_hours": state.recent_hours,
             "hours_3y": state.hours_3y,
             "rollcall_hours_3y": state.rollcall_hours_3y,
+            "self_hours_1y": _or_zeros(state.self_hours_1y, n),
+            "self_tests_1y": _or_zeros(state.self_tests_1y, n),
             "past_gain": state.past_gain,
             "n_past_gains": state.n_past_gains,
             "rank_level": rank_levels(ranks),
@@ -458,6 +483,10 @@ def rollcall_features(
             "main_weight": w.max(axis=1) if w.shape[1] else np.zeros(n),
         }
     )[list(ROLLCALL_FEATURES)]
+
+
+def _or_zeros(values, n: int) -> np.ndarray:
+    return np.zeros(n) if values is None else np.asarray(values, dtype=float)
 
 
 def rollcall_training_rows(

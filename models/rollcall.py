@@ -427,6 +427,8 @@ class RollcallRanker(BaseEstimator):
             past_gain=st.past_gain[idx],
             n_past_gains=st.n_past_gains[idx],
             mean_accuracy=st.mean_accuracy,
+            self_hours_1y=None if st.self_hours_1y is None else st.self_hours_1y[idx],
+            self_tests_1y=None if st.self_tests_1y is None else st.self_tests_1y[idx],
         )
         info = self.cadre_info_.iloc[idx]
         X = rollcall_features(sub, w, hours, info["rank"], info["category"], self.targets_[idx])
