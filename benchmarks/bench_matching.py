@@ -96,6 +96,7 @@ ROLLCALL_ROWS = (
     "random",
     "oracle_without_learning_rate",
     "oracle_mastery_x_rate_regressed_on_prepost_exams",
+    "oracle_mastery_x_rate_regressed_on_all_observed",
     "oracle_learning_rate_where_prepost_exams",
     "oracle",
 )
@@ -361,13 +362,20 @@ def roster_violations(roster: pd.DataFrame, req: ClassRequest) -> int:
     return bad
 
 
-def evidence_ceilings(gain: TrueGain, rr: RollcallRanker, train) -> tuple[set, pd.Series]:
-    """What pre/post exams can reveal of each cadre's learning rate, calibrated on the truth.
+def evidence_ceilings(
+    gain: TrueGain, rr: RollcallRanker, train
+) -> tuple[set, pd.Series, pd.Series]:
+    """What the data can reveal of each cadre's learning rate, calibrated on the truth.
 
-    Returns the cadres with pre/post exams before the split, and a prediction of each cadre's
-    learning rate (relative to the median) from their evidence: a linear regression of the true
-    log rate on the shrunk speed and the mean residual — calibrated on the truth, which no model
-    of the data can be.
+    Returns the cadres with pre/post exams before the split and two predictions of each cadre's
+    learning rate (relative to the median), each a linear regression of the true log rate
+    calibrated on the truth — which no model of the data can be, so they are ceilings:
+
+    * from the pre/post evidence alone (the shrunk speed and the mean residual);
+    * from everything the service observes of a cadre besides: that evidence plus general
+      accuracy, the answers behind it, self-chosen hours and self-tests in the last year,
+      training and rollcall hours in three years (the traits the seed story correlates with
+      learning: ability, engagement, being called).
     """
     gains = prepost_gains(train)
     evidence = set(gains["cadre_id"])
@@ -378,7 +386,23 @@ def evidence_ceilings(gain: TrueGain, rr: RollcallRanker, train) -> tuple[set, p
     has = st.n_past_gains > 0
     X = np.column_stack([np.ones(len(ids)), has, np.log(speed), st.past_gain * has])
     beta, *_ = np.linalg.lstsq(X, log_lr, rcond=None)
-    return evidence, pd.Series(np.exp(X @ beta) / gain.median_lr, index=ids)
+    total = st.total.sum(axis=1)
+    accuracy = (st.correct.sum(axis=1) + 4 * st.mean_accuracy) / (total + 4)
+    extra = [
+        accuracy,
+        np.log1p(total),
+        np.log1p(np.nan_to_num(st.self_hours_1y)),
+        np.log1p(np.nan_to_num(st.self_tests_1y)),
+        np.log1p(st.hours_3y),
+        np.log1p(st.rollcall_hours_3y),
+    ]
+    Xa = np.column_stack([X, *extra])
+    beta_a, *_ = np.linalg.lstsq(Xa, log_lr, rcond=None)
+    return (
+        evidence,
+        pd.Series(np.exp(X @ beta) / gain.median_lr, index=ids),
+        pd.Series(np.exp(Xa @ beta_a) / gain.median_lr, index=ids),
+    )
 
 
 def rollcall_bench(
@@ -386,7 +410,7 @@ def rollcall_bench(
 ) -> dict:
     t, truth = city.tables, city.truth
     gain = TrueGain(truth)
-    evidence, posterior = evidence_ceilings(gain, rr, split_before(t, T))
+    evidence, posterior, observed = evidence_ceilings(gain, rr, split_before(t, T))
     rng = np.random.default_rng(seed)
     cl = t["classes"]
     test = cl[(cl["start_on"] >= T) & (cl["kind"] == "rollcall")]
@@ -432,11 +456,13 @@ def rollcall_bench(
         oracle_roster, _ = propose_roster(cand.assign(benefit=true), **kwargs)
         has = cand["cadre_id"].isin(evidence).to_numpy()
         post = posterior.reindex(cand["cadre_id"]).to_numpy()
+        seen = observed.reindex(cand["cadre_id"]).to_numpy()
         other = {
             "random": rng.random(len(cand)),
             "oracle_without_learning_rate": blind,
             "oracle_learning_rate_where_prepost_exams": np.where(has, true, blind),
             "oracle_mastery_x_rate_regressed_on_prepost_exams": blind * post,
+            "oracle_mastery_x_rate_regressed_on_all_observed": blind * seen,
         }
         if ablation is not None:
             other["model_without_learning_speed"] = (
@@ -472,6 +498,13 @@ def rollcall_bench(
         "solved": n_done,
         "infeasible_raised": infeasible,
         "benefit_share_of_oracle": share,
+        # how far from a random eligible roster to the oracle (issue 13's rollcall yardstick)
+        "way_from_random": {
+            k: (v - share["random"]) / (1.0 - share["random"]) for k, v in share.items()
+        }
+        if share.get("random") is not None and share["random"] < 1
+        else {},
+        "population_repeat_share": float(len(repeat) / max(len(hours), 1)),
         "mean_request_share": float(np.mean(ratios)) if ratios else None,
         "test_classes_share_of_oracle": {
             k: v / hist_sums["oracle"] if hist_sums["oracle"] else None
@@ -567,23 +600,25 @@ def markdown(result: dict) -> str:
         f"{r['test_classes']} test classes, {r['infeasible_raised']} raised InfeasibleRoster; "
         f"target model ≥ {r['target']:.0%} of oracle: {'met' if r['met'] else 'NOT met'})",
         "",
-        "| roster | true benefit share of oracle (all requests) | share on test classes | "
-        "repeat-trainee share |",
-        "|---|---|---|---|",
+        "| roster | true benefit share of oracle (all requests) | way from random to oracle | "
+        "share on test classes | repeat-trainee share |",
+        "|---|---|---|---|---|",
     ]
     for name in ("historical", *ROLLCALL_ROWS):
         a = r["benefit_share_of_oracle"].get(name)
+        w = r.get("way_from_random", {}).get(name)
         b = r["test_classes_share_of_oracle"].get(name)
         c = r["repeat_trainee_share"].get(name)
         lines.append(
-            f"| {name} | {'' if a is None else f'{a:.1%}'} | {'' if b is None else f'{b:.1%}'} | "
-            f"{'' if c is None else f'{c:.1%}'} |"
+            f"| {name} | {'' if a is None else f'{a:.1%}'} | {'' if w is None else f'{w:.1%}'} | "
+            f"{'' if b is None else f'{b:.1%}'} | {'' if c is None else f'{c:.1%}'} |"
         )
     lines += [
         "",
         f"Constraint violations: model {r['constraint_violations']['model']}, "
         f"oracle {r['constraint_violations']['oracle']}; mean per-request share "
-        f"{r['mean_request_share']:.1%}.",
+        f"{r['mean_request_share']:.1%}; the population's repeat-trainee share "
+        f"{r.get('population_repeat_share', float('nan')):.1%}.",
         "",
         "| latency | size | median s | p99 s |",
         "|---|---|---|---|",

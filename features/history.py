@@ -31,6 +31,7 @@ _KEY_SPAN = 1 << 20  # days per group in the packed (group, day) keys: far beyon
 #: Features of a (cadre, class) row of the rollcall gain model, in model order.
 ROLLCALL_FEATURES: tuple[str, ...] = (
     "prior_accuracy",
+    "overall_accuracy",
     "accuracy_gap",
     "class_answers",
     "class_topic_hours",
@@ -465,6 +466,9 @@ def rollcall_features(
     return pd.DataFrame(
         {
             "prior_accuracy": acc,
+            # general ability: accuracy over every topic, smoothed like the class topics'
+            "overall_accuracy": (state.correct.sum(axis=1) + prior_strength * state.mean_accuracy)
+            / (state.total.sum(axis=1) + prior_strength),
             "accuracy_gap": target - acc,
             "class_answers": (w * state.total).sum(axis=1),
             "class_topic_hours": (w * state.topic_hours).sum(axis=1),
