@@ -352,7 +352,11 @@ class FitCandidate(BaseModel):
     unit_name: str | None
     rank: str
     category: str
-    fit: float = Field(description="expected share of the requirement met, 0–100")
+    fit: float = Field(description="share of the requirement the estimated reserve meets, 0–100")
+    score: float = Field(
+        description="ranking score: the fit with softened shortfalls (orders candidates who "
+        "meet every target by their margin above it)"
+    )
     fit_low: float = Field(description="10th percentile of the fit given the evidence")
     fit_high: float = Field(description="90th percentile of the fit given the evidence")
     thin_evidence: bool = Field(description="证据不足: little exam evidence on the post's topics")

@@ -16,10 +16,12 @@ from ganxun.features.catalog import segment_of
 from ganxun.features.contracts import RANKS
 from ganxun.features.records import NO_DAY, from_days
 from ganxun.models.post_fit import (
+    FULL_EVIDENCE,
     THIN_EVIDENCE,
     evidence_level,
     evidence_weight,
     fit_interval,
+    ranking_score,
     requirement_fit,
 )
 from ganxun.serving.compliance_views import ComplianceViews
@@ -34,9 +36,12 @@ NOTICE = (
 )
 METHOD = (
     "匹配度 = 1 − Σ 各专题缺口 / Σ 岗位要求（缺口 = max(0, 要求 − 储备度)），"
-    "按储备度估计值计算并排序。"
+    "按储备度估计值计算；排序时缺口取平滑值（各项均达标者按超出要求的幅度排序）。"
     "区间为储备度不确定性下匹配度的 10%–90% 分位（在 logit 尺度按标准误抽样 200 次）。"
-    f"证据按岗位要求加权的置信度划分：≥0.5 充分，{THIN_EVIDENCE}–0.5 一般，<{THIN_EVIDENCE} 不足。"
+    "区间同时计入各专题自身的不确定性和干部总体能力估计的不确定性。"
+    "证据按岗位所需各专题的考试作答计：每个专题 3 道及以上为充分，按岗位要求加权；"
+    f"≥{FULL_EVIDENCE} 为证据充分，{THIN_EVIDENCE}–{FULL_EVIDENCE} 为证据一般，"
+    f"<{THIN_EVIDENCE} 为证据不足。"
 )
 
 
@@ -97,8 +102,8 @@ class Selection:
 
     # --- the answer -------------------------------------------------------------------------------
 
-    def reserve(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Live reserve, confidence and logit standard error of each candidate."""
+    def reserve(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Live reserve, confidence, topic and ability standard errors (logit) per candidate."""
         k = self.predictor.fitted.knowledge
         reserve = k.reserve[idx].astype(float)
         confidence = k.confidence[idx].astype(float)
@@ -107,12 +112,7 @@ class Selection:
             if i in online.changed:
                 r, c = online.reserve(i)
                 reserve[j], confidence[j] = r, c
-        theta_se = getattr(k.model, "theta_se", None)
-        if theta_se is not None and getattr(k.model, "fisher_", None) is not None:
-            se = theta_se(idx)
-        else:  # a model without Fisher information: the prior's spread, shrunk by confidence
-            se = np.sqrt(np.maximum(1.0 - confidence, 0.05)) * 1.5
-        return reserve, confidence, np.asarray(se, dtype=float)
+        return (reserve, confidence, *standard_errors(k.model, idx, confidence))
 
     def rank(self, idx: np.ndarray, targets: np.ndarray, k: int) -> list[dict]:
         """The top ``k`` candidates of ``idx`` by fit, with interval, shortfalls and evidence."""
@@ -122,14 +122,15 @@ class Selection:
             )
         if len(idx) == 0:
             return []
-        reserve, confidence, se = self.reserve(idx)
+        reserve, confidence, se, ability_se = self.reserve(idx)
         fit = requirement_fit(reserve, targets)
-        low, high = fit_interval(reserve, se, targets)
+        low, high = fit_interval(reserve, se, targets, ability_se)
         low, high = np.minimum(low, fit), np.maximum(high, fit)
-        weight = evidence_weight(confidence, targets)
-        level = evidence_level(weight)
-        order = np.lexsort((self.cat.cadres.ids_[idx].astype(str), -np.round(fit, 6)))[:k]
         answers = self.predictor.fitted.knowledge.total[idx]
+        weight = evidence_weight(answers, targets)
+        level = evidence_level(weight)
+        score = ranking_score(reserve, targets)
+        order = np.lexsort((self.cat.cadres.ids_[idx].astype(str), -np.round(score, 9)))[:k]
         need = np.flatnonzero(targets > 0)
         out = []
         for pos, j in enumerate(order.tolist(), start=1):
@@ -157,6 +158,7 @@ class Selection:
                     "rank": str(row["rank"]),
                     "category": str(row["category"]),
                     "fit": round(100 * float(fit[j]), 1),
+                    "score": round(float(score[j]), 4),
                     "fit_low": round(100 * float(low[j]), 1),
                     "fit_high": round(100 * float(high[j]), 1),
                     "thin_evidence": thin,
@@ -220,6 +222,21 @@ class Selection:
                     f"截止 {a['due_on']}"
                 )
         return out
+
+
+def standard_errors(model, idx: np.ndarray, confidence: np.ndarray):
+    """Per candidate: the topic cells' logit standard errors and the general ability's.
+
+    From the diagnosis model's Fisher information: a topic cell's precision is its answers'
+    information plus ``l2_theta``; the ability's, all the cadre's answers plus ``l2_user``. A
+    model without Fisher information gets the prior's spread, shrunk by confidence.
+    """
+    fisher = getattr(model, "fisher_", None)
+    if fisher is None or not hasattr(model, "theta_se"):
+        return np.sqrt(np.maximum(1.0 - confidence, 0.05)), np.full(len(idx), 0.5)
+    topic = np.asarray(model.theta_se(idx), dtype=float)
+    ability = 1.0 / np.sqrt(fisher[idx].sum(axis=1) + float(getattr(model, "l2_user", 1.0)))
+    return topic, ability
 
 
 def selection(predictor: Predictor) -> Selection:

@@ -51,7 +51,7 @@ def refuse_left(cadre_id: str, predictor: Predictor) -> None:
     if not predictor.in_service(cadre_id):
         raise ApiError(
             409,
-            f"cadre {cadre_id!r} has left (离任): no course recommendations",
+            f"干部 {cadre_id} 已离任，不再推荐课程（cadre {cadre_id!r} has left）",
             "cadre_left",
         )
 
