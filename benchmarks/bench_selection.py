@@ -30,7 +30,8 @@ Figures:
   with the true mastery at each year end, against using today's reserve for every year;
 * ``latency_ms``: one served ranking (``Selection.rank``) of the largest post's candidates.
 
-``--quick``: the tiny realistic city, trained into a temporary folder (seconds).
+``--quick``: the tiny realistic city, trained into a temporary folder (seconds), or the tiny
+bundle and data given by ``--artifacts`` and ``--data``.
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
         p.error("--artifacts and --data are required (or --quick)")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        if args.quick:
+        if args.quick and (args.artifacts is None or args.data is None):
             from ganxun.training.pipeline import train
 
             data = benchlib.tiny_data(Path(tmp) / "data")
