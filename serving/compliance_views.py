@@ -182,25 +182,40 @@ class ComplianceViews:
         people = info[members]
         ranks = dict(zip(people["cadre_id"].astype(str), people["rank"], strict=True))
         cats = dict(zip(people["cadre_id"].astype(str), people["category"], strict=True))
-        rows = []
+        at = [self._standing_at[c] for c in ranks if c in self._standing_at]
+        lines = self.standing.iloc[np.concatenate(at) if at else []]
+        rows = [
+            {
+                "cadre_id": str(c),
+                "rank": ranks[str(c)],
+                "category": cats[str(c)],
+                "obligation": str(name),
+                "rule_id": str(rule),
+                "kind": str(kind),
+                "required": round(float(req), 1),
+                "hours": round(float(got), 1),
+                "due": round(float(due), 1),
+                "deadline": (pd.Timestamp(end) - pd.Timedelta(days=1)).date(),
+                "p_met": round(float(p), 3) if float(due) > 0 else None,
+                "status": str(st),
+            }
+            for c, name, rule, kind, req, got, due, end, p, st in zip(
+                lines["cadre_id"],
+                lines["rule_name"],
+                lines["rule_id"],
+                lines["kind"],
+                lines["required"],
+                lines["hours"],
+                lines["due"],
+                lines["window_end"],
+                lines["p_met"],
+                lines["status"],
+                strict=True,
+            )
+        ]
         for cadre_id in ranks:
-            for r in self.standing.iloc[self._standing_at.get(cadre_id, [])].itertuples():
-                rows.append(
-                    {
-                        "cadre_id": cadre_id,
-                        "rank": ranks[cadre_id],
-                        "category": cats[cadre_id],
-                        "obligation": str(r.rule_name),
-                        "rule_id": str(r.rule_id),
-                        "kind": str(r.kind),
-                        "required": round(float(r.required), 1),
-                        "hours": round(float(r.hours), 1),
-                        "due": round(float(r.due), 1),
-                        "deadline": (pd.Timestamp(r.window_end) - pd.Timedelta(days=1)).date(),
-                        "p_met": round(float(r.p_met), 3) if float(r.due) > 0 else None,
-                        "status": str(r.status),
-                    }
-                )
+            if cadre_id not in self._appointment_at:
+                continue
             for a in self.appointments(cadre_id):
                 if a["status"] == "已完成":
                     continue
@@ -236,7 +251,12 @@ class ComplianceViews:
     # --- the city -------------------------------------------------------------------------------
 
     def summary(self) -> dict:
-        """Compliance by district and by unit level, and in total."""
+        """Compliance by district and by unit level, and in total (computed once per bundle)."""
+        if getattr(self, "_summary", None) is None:
+            self._summary = self._summarize()
+        return self._summary
+
+    def _summarize(self) -> dict:
         cat = self.predictor.fitted.catalog
         units = cat.unit_info.set_index("unit_id")
         info = cat.cadre_info[cat.cadre_info["in_service"].to_numpy(bool)]
