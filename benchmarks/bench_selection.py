@@ -202,6 +202,7 @@ def run(artifacts: Path, data: Path) -> dict:
     cov_thin = np.concatenate(covered_thin) if covered_thin else np.zeros(0, bool)
     return {
         "bundle": str(bundle),
+        "cadres": int(len(cat.cadres)),
         "asof": str(pd.Timestamp(fitted.asof).date()),
         "posts": len(rows),
         "spearman_median": float(np.nanmedian(rhos)),
