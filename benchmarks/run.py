@@ -17,7 +17,9 @@ Each benchmark runs as its own process (``benchmarks/bench_NAME.py``) and writes
 - ``fuzz`` (only when named) — schemathesis over every route of the OpenAPI spec, 5xx count;
 - ``recommend_speed`` (only when named) — in-process list latency and the batch of every list;
 - ``recommend_oracle``, ``schedule_horizon`` (only when named) — recommender diagnostics on the
-  city folder ``--data`` (with its ``truth/``).
+  city folder ``--data`` (with its ``truth/``);
+- ``selection`` (only when named) — the selection reference against the truth, on the newest
+  bundle under ``--artifacts`` trained on ``--data``.
 
 At the end it prints the summary — every target of ``benchmarks/targets.py`` with the value
 measured in *this* run and met / NOT met; "not run" when no benchmark of this run measured it,
@@ -51,7 +53,8 @@ class Bench:
 
     script: str
     default: bool
-    needs: str = ""  # "artifacts" (a bundle), "data" (a city folder with truth/), a dataset name
+    needs: str = ""  # "artifacts" (a bundle), "data" (a city folder with truth/), both joined by
+    # "+" (a bundle trained on that folder), or a dataset name
 
 
 BENCHMARKS = {
@@ -64,6 +67,7 @@ BENCHMARKS = {
     "recommend_speed": Bench("bench_recommend_speed.py", False, needs="artifacts"),
     "recommend_oracle": Bench("bench_recommend_oracle.py", False, needs="data"),
     "schedule_horizon": Bench("bench_schedule_horizon.py", False, needs="data"),
+    "selection": Bench("bench_selection.py", False, needs="artifacts+data"),
 }
 
 
@@ -71,9 +75,10 @@ def _missing(bench: Bench, artifacts: Path, data: Path) -> str | None:
     """Why ``bench`` cannot run with these inputs, or None."""
     from ganxun.training.bundle import newest_bundle
 
-    if bench.needs == "artifacts" and newest_bundle(artifacts) is None:
+    needs = bench.needs.split("+")
+    if "artifacts" in needs and newest_bundle(artifacts) is None:
         return f"no bundle under {artifacts} (make demo or ganxun train builds one)"
-    if bench.needs == "data" and not (data / "truth").is_dir():
+    if "data" in needs and not (data / "truth").is_dir():
         return f"no city folder with truth/ at {data} (ganxun generate --scale city --out {data})"
     if bench.needs in ("a0910", "ml-100k"):
         folder = benchlib.datasets_dir() / bench.needs
@@ -87,10 +92,12 @@ def _arguments(name: str, args: argparse.Namespace, artifacts: Path, data: Path)
     extra = ["--out", str(args.out)]
     if args.quick:
         extra.append("--quick")
-    needs = BENCHMARKS[name].needs
-    if needs == "artifacts" or (name == "fuzz" and args.quick):
+    needs = BENCHMARKS[name].needs.split("+")
+    if args.quick and len(needs) > 1:
+        return extra  # quick mode brings its own tiny bundle and data
+    if "artifacts" in needs or (name == "fuzz" and args.quick):
         extra += ["--artifacts", str(artifacts)]
-    elif needs == "data":
+    if "data" in needs:
         extra += ["--data", str(data)]
     if args.quick:
         return extra

@@ -107,6 +107,11 @@ def _load_city(r: dict) -> str | None:
     return None if n >= CITY_CADRES else f"bundle of {n:,} cadres, not a city bundle"
 
 
+def _selection_city(r: dict) -> str | None:
+    n = r.get("cadres", 0)
+    return None if n >= CITY_CADRES else f"bundle of {n:,} cadres, not the city"
+
+
 def _load_rate(r: dict) -> str | None:
     fixed = r.get("fixed_rate", {})
     rate = _get(fixed, "recommendations", "target_rps")
@@ -339,6 +344,39 @@ TARGETS: tuple[Target, ...] = (
         "",
         f"issue 5; {DOCS} §5",
         lambda r: r.get("server_errors"),
+    ),
+    Target(
+        "compliance.auc_6m",
+        "hour compliance: AUC of the forecast of who misses a rule, 6 months before the end, city",
+        "pipeline",
+        ">=",
+        0.90,
+        "",
+        f"issue 14; {DOCS} (hour compliance)",
+        _metric("compliance.auc_6m"),
+        _pipeline_city,
+    ),
+    Target(
+        "selection.spearman_median",
+        "selection reference: Spearman of the fit with the true fit (median over posts), city",
+        "selection",
+        ">=",
+        0.80,
+        "",
+        f"issue 14; {DOCS} (selection reference)",
+        lambda r: r.get("spearman_median"),
+        _selection_city,
+    ),
+    Target(
+        "selection.thin_rank_gap",
+        "selection reference: rank percentile of thin-evidence minus equally fit candidates, city",
+        "selection",
+        ">=",
+        -0.05,
+        "",
+        f"issue 14; {DOCS} (selection reference)",
+        lambda r: _get(r, "thin_evidence", "rank_gap_mean"),
+        _selection_city,
     ),
 )
 BY_KEY = {t.key: t for t in TARGETS}

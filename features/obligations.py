@@ -490,3 +490,40 @@ def forecast_training_rows(
 def _first_event(tables) -> pd.Timestamp:
     e = tables["enrollments"]["enrolled_on"]
     return e.min() if len(e) else pd.Timestamp("today")
+
+
+def published_classes(tables: dict[str, pd.DataFrame], at, end=None) -> pd.DataFrame:
+    """Classes announced by ``at`` that start on or after it (and before ``end`` when given).
+
+    What a cadre could still attend in a rule's period: the calendar as published at ``at``
+    (``published_on``, else the default notice, see
+    :func:`ganxun.features.contracts.class_published_on`).
+
+    Returns
+    -------
+    DataFrame
+        class_id, name, kind, start_on, end_on, target_ranks (tuple; empty: every rank), hours
+        (the class's sessions' course hours), kinds (tuple of the hour kinds it counts toward),
+        soonest first.
+    """
+    from ganxun.features.contracts import class_published_on
+
+    at = pd.Timestamp(at)
+    cl = tables["classes"]
+    keep = (class_published_on(cl) <= at).to_numpy() & (cl["start_on"] >= at).to_numpy()
+    if end is not None:
+        keep &= (cl["start_on"] < pd.Timestamp(end)).to_numpy()
+    cols = ["class_id", "name", "kind", "start_on", "end_on", "target_ranks", "hours", "kinds"]
+    out = cl[keep][["class_id", "name", "kind", "start_on", "end_on", "target_ranks"]].copy()
+    if out.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    sess = tables["class_sessions"]
+    sess = sess[sess["class_id"].isin(set(out["class_id"]))]
+    hours = sess.merge(tables["courses"][["course_id", "hours"]], on="course_id")
+    out["hours"] = out["class_id"].map(hours.groupby("class_id")["hours"].sum()).fillna(0.0)
+    kinds = _class_kinds({**tables, "class_sessions": sess})
+    out["kinds"] = [tuple(kinds.get(c, ())) for c in out["class_id"]]
+    out["target_ranks"] = [
+        tuple(r) if isinstance(r, list | tuple | np.ndarray) else () for r in out["target_ranks"]
+    ]
+    return out.sort_values("start_on", kind="stable").reset_index(drop=True)[cols]

@@ -10,7 +10,19 @@ from fastapi import FastAPI
 
 from ganxun.serving import errors, observability
 from ganxun.serving.predictor import Predictor
-from ganxun.serving.routes import admin, cadres, classes, docs, events, health, ui, units
+from ganxun.serving.routes import (
+    admin,
+    cadres,
+    classes,
+    compliance,
+    docs,
+    dossier,
+    events,
+    health,
+    posts,
+    ui,
+    units,
+)
 from ganxun.serving.settings import Settings
 from ganxun.serving.store import ModelStore
 from ganxun.training.bundle import BundleError
@@ -64,6 +76,9 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(cadres.batch_router)
     app.include_router(units.router)
     app.include_router(classes.router)
+    app.include_router(dossier.router)
+    app.include_router(compliance.router)
+    app.include_router(posts.router)
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(ui.router)

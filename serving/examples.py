@@ -26,6 +26,8 @@ def example_cadres(predictor: Predictor, n: int = 3, among: np.ndarray | None = 
     cat, k = fitted.catalog, fitted.knowledge
     n_cadres = len(cat.cadres.ids_)
     mask = np.ones(n_cadres, bool) if among is None else np.asarray(among, bool)
+    if "in_service" in cat.cadre_info:  # a cadre who has left is no example
+        mask = mask & cat.cadre_info["in_service"].to_numpy(bool)
     if not mask.any():
         return []
     segments = np.maximum(cat.cadre_info["segment"].to_numpy(), 0)

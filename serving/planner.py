@@ -14,10 +14,16 @@ from ganxun.training.fitting import PlanningState
 class Planner:
     """Answers by class id (or an inline class) from the bundle's :class:`PlanningState`."""
 
-    def __init__(self, state: PlanningState, topic_ids: np.ndarray):
+    def __init__(self, state: PlanningState, topic_ids: np.ndarray, compliance=None):
         self.state = state
         self.classes = state.tables["classes"].set_index("class_id")
         self.topic_ids = set(map(str, topic_ids))
+        # (cadre_id, hour kind) of every rule standing forecast not to be met (有风险)
+        self.at_risk: set[tuple[str, str]] = set()
+        if compliance is not None:
+            s = compliance.standing
+            risky = s[s["status"] == "有风险"]
+            self.at_risk = set(zip(risky["cadre_id"].astype(str), risky["kind"], strict=True))
 
     def institution_of(self, class_id: str) -> str:
         """The institution running a class (UnknownIdError when the class is unknown)."""
@@ -103,10 +109,47 @@ class Planner:
         )
 
     def rollcall(self, request: ClassRequest, k: int) -> tuple[pd.DataFrame, list, pd.DataFrame]:
-        """Suggested roster, constraint report and the top ``k`` candidates."""
+        """Suggested roster, constraint report and the top ``k`` candidates.
+
+        A cadre forecast not to meet an hour rule the class counts toward (有风险 in the bundle's
+        compliance) has "，预计不达标" added to the reason naming the hours they lack, and the
+        report says how many such cadres the roster covers (constraint ``at_risk``: ``limit``
+        eligible at-risk candidates, ``used`` of them on the roster).
+        """
         roster, report, candidates = self.state.rollcall.propose(request)
+        if self.at_risk:
+            kinds = tuple(getattr(request, "hour_kinds", ()) or ())
+            risky = {c for c, kind in self.at_risk if kind in kinds}
+            roster = self._mark(roster, risky)
+            candidates = self._mark(candidates, risky)
+            eligible = candidates[candidates["eligible"].to_numpy(bool)]
+            report = [
+                *report,
+                {
+                    "constraint": "at_risk",
+                    "limit": int(eligible["cadre_id"].isin(risky).sum()),
+                    "used": int(roster["cadre_id"].isin(risky).sum()),
+                },
+            ]
         candidates = candidates.sort_values("benefit", ascending=False).head(k)
         return roster, report, candidates
+
+    @staticmethod
+    def _mark(frame: pd.DataFrame, risky: set[str]) -> pd.DataFrame:
+        """Add the forecast to the hours reason of each at-risk cadre."""
+        if frame.empty or "reasons" not in frame or not risky:
+            return frame
+        frame = frame.copy()
+        frame["reasons"] = [
+            [
+                f"{r}，预计不达标"
+                if cadre in risky and "尚缺" in r and not r.startswith("任职培训")
+                else r
+                for r in reasons
+            ]
+            for cadre, reasons in zip(frame["cadre_id"].astype(str), frame["reasons"], strict=True)
+        ]
+        return frame
 
 
 def _ranked(record: dict) -> dict:

@@ -75,6 +75,10 @@ class Predictor:
         # per-request lookups as arrays (pandas .at and sklearn checks cost ~0.1 ms each)
         self._segment = cat.cadre_info["segment"].to_numpy()
         self._unit_id = cat.cadre_info["unit_id"].to_numpy()
+        serving = cat.cadre_info.get("in_service")  # older bundles: everyone
+        self._in_service = (
+            np.ones(len(cat.cadre_info), bool) if serving is None else serving.to_numpy(bool)
+        )
         self._groups = np.asarray(cat.course_groups, dtype=np.int64)
         quality = fitted.quality.course
         self._quality = quality.quality_
@@ -118,6 +122,11 @@ class Predictor:
         """The unit of a known cadre, or None when the bundle does not know the cadre."""
         idx = self._cadre_pos.get(cadre_id, -1)
         return None if idx < 0 else str(self._unit_id[idx])
+
+    def in_service(self, cadre_id: str) -> bool:
+        """False for a known cadre who has left (离任); True otherwise."""
+        idx = self._cadre_pos.get(cadre_id, -1)
+        return idx < 0 or bool(self._in_service[idx])
 
     def unknown_ids(self, event) -> list[str]:  # noqa: ANN001 - any features.events event
         """The id fields of ``event`` naming a cadre, course, item or teacher this bundle lacks.
@@ -176,6 +185,7 @@ class Predictor:
         lists, done = self.lists, 0
         if lists.n == 0:
             return 0
+        lists.ready[~self._in_service] = True  # a cadre who has left gets no list
         todo = np.flatnonzero(~lists.ready)
         for start in range(0, len(todo), chunk):
             if stop is not None and stop():

@@ -147,12 +147,25 @@ class RecommendedCourse(BaseModel):
     reasons: list[str] = Field(examples=[["补短板：法治素养", "同岗位干部常选"]])
 
 
+class MandatoryCourse(BaseModel):
+    """A compulsory course (必修) still due this year: shown apart, never among the items."""
+
+    course_id: str
+    title: str
+    hours: float
+    published_on: date | None = None
+
+
 class RecommendationResponse(BaseModel):
-    """Ranked courses for one cadre."""
+    """Ranked courses for one cadre, and the compulsory package still due (apart)."""
 
     model_version: str
     cadre_id: str
     items: list[RecommendedCourse]
+    mandatory: list[MandatoryCourse] = Field(
+        default_factory=list,
+        description="compulsory courses of this year's package not yet completed (必修)",
+    )
 
 
 class LayoutTopic(BaseModel):

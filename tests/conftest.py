@@ -50,6 +50,31 @@ def trained(tiny_dir, tmp_path_factory):
     return result, artifacts
 
 
+@pytest.fixture(scope="session")
+def tiny_real_dir(tiny_real, tmp_path_factory):
+    """The realistic tiny city written as CSV files with its truth/ folder."""
+    from ganxun.training.sources import write_tables, write_truth
+
+    folder = tmp_path_factory.mktemp("tiny_real")
+    write_tables(tiny_real.tables, folder, "csv")
+    write_truth(tiny_real.truth, folder / "truth")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_real(tiny_real_dir, tmp_path_factory):
+    """The realistic tiny city trained without MLflow (about 15 s): (TrainResult, artifacts).
+
+    Careers, leavers, the compulsory package and hour rules are all in it: what the
+    organisation department's views (dossier, compliance, selection) are tested on.
+    """
+    from ganxun.training.pipeline import train
+
+    artifacts = tmp_path_factory.mktemp("artifacts_real")
+    result = train(tiny_real_dir, artifacts, track=False, progress=False)
+    return result, artifacts
+
+
 @pytest.fixture()
 def postgres_url():
     """A PostgreSQL URL (``GANXUN_TEST_DATABASE_URL``) whose search path is a fresh, empty schema.

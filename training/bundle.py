@@ -18,7 +18,7 @@ from ganxun.training.fitting import Fitted
 
 PARTS = ("catalog", "knowledge", "recommender", "quality", "layout", "planning")
 #: Parts written only when present (bundles without them still load).
-OPTIONAL_PARTS = ("lists", "compliance")
+OPTIONAL_PARTS = ("lists", "compliance", "records")
 
 
 class BundleError(RuntimeError):

@@ -62,6 +62,7 @@ from ganxun.models.retrieval import (
 )
 from ganxun.models.rollcall import RollcallRanker
 from ganxun.training.config import KnowledgeConfig, QualityConfig, TrainConfig
+from ganxun.training.records import RecordsState, build_records
 
 
 @dataclass
@@ -190,6 +191,8 @@ class Fitted:
     planning: PlanningState | None = None
     lists: DefaultListArrays | None = None
     compliance: ComplianceState | None = None
+    #: per-cadre rows and year-end reserves for the dossier (see :mod:`ganxun.training.records`)
+    records: RecordsState | None = None
 
 
 @dataclass
@@ -798,12 +801,14 @@ def recommendable(cat: Catalog) -> np.ndarray | None:
 
 
 def default_lists(fitted: Fitted, chunk: int = 256) -> DefaultListArrays:
-    """Every cadre's default list, in batches of ``chunk`` cadres."""
+    """Every cadre's default list, in batches of ``chunk`` cadres (empty for cadres who left)."""
     n_cadres, n = len(fitted.catalog.cadres.ids_), list_length(fitted)
     ids = np.full((n_cadres, n), -1, np.int32)
     scores = np.full((n_cadres, n), -np.inf)
-    for start in range(0, n_cadres if n else 0, chunk):
-        rows = np.arange(start, min(start + chunk, n_cadres))
+    serving = fitted.catalog.cadre_info.get("in_service")
+    todo = np.arange(n_cadres) if serving is None else np.flatnonzero(serving.to_numpy(bool))
+    for start in range(0, len(todo) if n else 0, chunk):
+        rows = todo[start : start + chunk]
         got_ids, got = default_list_rows(fitted, rows, n)
         ids[rows, : got_ids.shape[1]] = got_ids
         scores[rows, : got.shape[1]] = got
@@ -821,7 +826,7 @@ def fit_all(
     ``tables`` should already hold only what was known at ``asof`` (see
     :func:`ganxun.features.split.before`); the cut-off is applied again to the events for safety.
     ``planning=False`` skips the matchers and the rollcall ranker (evaluated by their own
-    benchmark, not by the training run's time split).
+    benchmark, not by the training run's time split) and the per-cadre records of the dossier.
     """
     cat = build_catalog(tables, asof)
     knowledge = fit_knowledge(tables, cat, asof, config.knowledge)
@@ -845,4 +850,5 @@ def fit_all(
         )
         if planning
         else None,
+        records=build_records(tables, cat, knowledge, asof, config.knowledge) if planning else None,
     )

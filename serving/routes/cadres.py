@@ -9,8 +9,9 @@ from fastapi import APIRouter, HTTPException, Path
 from starlette.concurrency import run_in_threadpool
 
 from ganxun.serving.auth import may_see_cadre
+from ganxun.serving.compliance_views import mandatory_for
 from ganxun.serving.deps import AuditDep, Auditor, PredictorDep
-from ganxun.serving.errors import not_in_scope
+from ganxun.serving.errors import ApiError, not_in_scope
 from ganxun.serving.predictor import Predictor, UnknownIdError
 from ganxun.serving.schemas import (
     BatchRecommendationRequest,
@@ -45,6 +46,16 @@ def refusal(cadre_id: str, audit: Auditor) -> Exception:
     return not_in_scope("cadre", cadre_id)
 
 
+def refuse_left(cadre_id: str, predictor: Predictor) -> None:
+    """409 ``cadre_left`` for a cadre who has left: no recommendations (after authorization)."""
+    if not predictor.in_service(cadre_id):
+        raise ApiError(
+            409,
+            f"干部 {cadre_id} 已离任，不再推荐课程（cadre {cadre_id!r} has left）",
+            "cadre_left",
+        )
+
+
 def authorize_cadre(cadre_id: str, predictor: Predictor, audit: Auditor, action: str) -> None:
     """Let the read through, or raise :func:`refusal` (audited for scoped keys)."""
     check_role(audit)
@@ -73,7 +84,8 @@ async def recommendations(
 
     A cadre the model does not know yet (joined after the last training) gets what peers of the
     same ``rank`` and ``category`` choose when the body gives both; 404 otherwise. A unit or
-    cadre key gets the same 404 for a cadre outside its scope as for an unknown one.
+    cadre key gets the same 404 for a cadre outside its scope as for an unknown one. A cadre who
+    has left gets 409 ``cadre_left``. Compulsory courses still due come apart, in ``mandatory``.
     """
     # async: a precomputed list is answered on the event loop (no thread-pool hop); a list that
     # must be computed, and nothing else, goes to the thread pool
@@ -103,6 +115,7 @@ async def recommendations(
             cadre_id=cadre_id,
             items=[RecommendedCourse(**vars(i)) for i in items],
         )
+    refuse_left(cadre_id, predictor)
     items = predictor.precomputed(cadre_id, **query)
     if items is None:
         items = await run_in_threadpool(
@@ -113,6 +126,7 @@ async def recommendations(
         model_version=predictor.version,
         cadre_id=cadre_id,
         items=[RecommendedCourse(**vars(i)) for i in items],
+        mandatory=mandatory_for(predictor, cadre_id),
     )
 
 
@@ -123,14 +137,20 @@ batch_router = APIRouter(prefix="/v1/recommendations", tags=["cadres"])
 def batch_recommendations(
     body: BatchRecommendationRequest, predictor: PredictorDep, audit: AuditDep
 ) -> BatchRecommendationResponse:
-    """Lists for up to 1,000 cadres; one unknown or out-of-scope id fails the batch (404)."""
+    """Lists for up to 1,000 cadres; one unknown or out-of-scope id fails the batch (404).
+
+    A cadre who has left (离任) fails it too (409 ``cadre_left``).
+    """
     for cadre_id in body.cadre_ids:
         authorize_cadre(cadre_id, predictor, audit, "recommendations")
+    for cadre_id in body.cadre_ids:
+        refuse_left(cadre_id, predictor)
     results = [
         RecommendationResponse(
             model_version=predictor.version,
             cadre_id=cadre_id,
             items=[RecommendedCourse(**vars(i)) for i in predictor.recommend(cadre_id, k=body.k)],
+            mandatory=mandatory_for(predictor, cadre_id),
         )
         for cadre_id in body.cadre_ids
     ]

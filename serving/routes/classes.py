@@ -37,7 +37,11 @@ def get_planner(predictor: PredictorDep) -> Planner:
     if planner is None:
         if predictor.fitted.planning is None:
             raise HTTPException(status_code=503, detail="this bundle has no planning models")
-        planner = Planner(predictor.fitted.planning, predictor.fitted.catalog.topics.ids_)
+        planner = Planner(
+            predictor.fitted.planning,
+            predictor.fitted.catalog.topics.ids_,
+            predictor.fitted.compliance,
+        )
         predictor.planner = planner
     return planner
 

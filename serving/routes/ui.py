@@ -25,6 +25,12 @@ STATIC = {
     "cadre.js": "text/javascript",
     "unit.js": "text/javascript",
     "roster.js": "text/javascript",
+    "org.css": "text/css",
+    "org.js": "text/javascript",
+    "dossier.js": "text/javascript",
+    "ledger.js": "text/javascript",
+    "summary.js": "text/javascript",
+    "selection.js": "text/javascript",
 }
 
 
@@ -92,6 +98,30 @@ def unit_page(unit_id: str) -> HTMLResponse:
 def roster_page(class_id: str) -> HTMLResponse:
     """A class's suggested roster with reasons and the constraint report; remove and refill."""
     return _page("调训建议名单", "roster.html", _call("Roster", class_id))
+
+
+@router.get("/cadres/{cadre_id}/dossier", response_class=HTMLResponse)
+def dossier_page(cadre_id: str) -> HTMLResponse:
+    """A cadre's training dossier (培训电子档案): timeline, radar by year end; prints on A4."""
+    return _page("培训电子档案", "dossier.html", _call("Dossier", cadre_id))
+
+
+@router.get("/units/{unit_id}/compliance", response_class=HTMLResponse)
+def ledger_page(unit_id: str) -> HTMLResponse:
+    """A unit's compliance ledger (学时达标台账) with its Excel export."""
+    return _page("学时达标台账", "ledger.html", _call("Ledger", unit_id))
+
+
+@router.get("/compliance", response_class=HTMLResponse)
+def summary_page() -> HTMLResponse:
+    """The city's compliance by district and unit level."""
+    return _page("全市学时达标", "summary.html", _call("Summary", ""))
+
+
+@router.get("/posts/fit", response_class=HTMLResponse)
+def selection_page() -> HTMLResponse:
+    """The selection reference (选拔任用参考): candidates against a post, never a decision."""
+    return _page("选拔任用参考", "selection.html", _call("Selection", ""))
 
 
 @router.get("/static/plotly.min.js")

@@ -1,6 +1,7 @@
 function confidenceWord(c) { return c === 0 ? "无作答" : c < 0.3 ? "低" : c < 0.7 ? "中" : "高"; }
 async function showCadre(cadreId) {
   document.getElementById("cadre-id").textContent = cadreId;
+  document.getElementById("dossier-link").href = "/ui/cadres/" + encodeURIComponent(cadreId) + "/dossier";
   try {
     const k = await api(`/v1/cadres/${encodeURIComponent(cadreId)}/knowledge`);
     const names = k.topics.map(t => t.name);
@@ -15,5 +16,8 @@ async function showCadre(cadreId) {
     const r = await api(`/v1/cadres/${encodeURIComponent(cadreId)}/recommendations`, {method: "POST", body: JSON.stringify({k: 10})});
     document.querySelector("#recs tbody").innerHTML = r.items.map((it, i) =>
       `<tr><td>${i + 1}</td><td>${esc(it.title)} <small>${esc(it.course_id)}</small></td><td>${reasons(it.reasons)}</td></tr>`).join("");
+    document.querySelector("#mandatory tbody").innerHTML = (r.mandatory || []).length ? r.mandatory.map(m =>
+      `<tr><td>${esc(m.title)} <small>${esc(m.course_id)}</small></td><td>${m.hours}</td><td>${esc(m.published_on || "")}</td></tr>`).join("")
+      : "<tr><td colspan=\"3\">本年度必修课程已全部完成。</td></tr>";
   } catch (e) { showError(e); }
 }

@@ -26,6 +26,8 @@ const ERROR_TEXT = {
   method_not_allowed: "不支持该请求方式。",
   unsupported_media: "请求格式不受支持。",
   internal: "服务内部出错，请联系系统管理员查看服务日志。",
+  cadre_left: "该干部已离任，不再为其推荐课程；其培训档案仍可查看。",
+  missing_part: "当前模型版本缺少此项功能所需的数据，请重新训练模型后再试。",
 };
 class ApiError extends Error {
   constructor(code, status) {

@@ -1,4 +1,5 @@
 async function showUnit(unitId) {
+  document.getElementById("ledger-link").href = "/ui/units/" + encodeURIComponent(unitId) + "/compliance";
   try {
     const l = await api(`/v1/units/${encodeURIComponent(unitId)}/layout`);
     document.getElementById("unit-name").textContent = `${l.name}（${l.cadres} 名干部）`;

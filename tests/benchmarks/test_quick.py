@@ -42,6 +42,7 @@ TESTED = {
     "bench_schedule_horizon.py": "test_schedule_horizon_quick",
     "bench_realistic.py": "test_realistic_quick",
     "bench_spark.py": "test_spark_quick",
+    "bench_selection.py": "test_selection_quick",
     "run.py": "test_run_quick_summary",
 }
 
@@ -216,6 +217,26 @@ def test_schedule_horizon_quick(tmp_path, tiny_dir):
     )
     months = [int(m) for m in bench_schedule_horizon.QUICK_MONTHS.split(",")]
     assert [r["schedule_months"] for r in result["rows"]] == months
+
+
+def test_selection_quick(tmp_path, trained_real, tiny_real_dir):
+    import bench_selection
+
+    result = bench_selection.main(
+        [
+            "--quick",
+            "--artifacts",
+            str(trained_real[1]),
+            "--data",
+            str(tiny_real_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    check(bench_selection, result, json.loads((tmp_path / "selection.json").read_text()))
+    assert result["posts"] >= 6 and all(r["candidates"] >= 20 for r in result["rows"])
+    # thin-evidence candidates are not ranked below equally fit ones (issue 14)
+    assert result["thin_evidence"]["rank_gap_mean"] > -0.05
 
 
 def test_run_quick_summary(tmp_path):
