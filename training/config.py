@@ -44,6 +44,9 @@ class KnowledgeConfig(BaseModel):
     mandatory_weight: float = Field(
         1.0, ge=0, le=1, description="weight of compulsory enrolments' hours in the exposure"
     )
+    engagement_covariate: bool = Field(
+        False, description="the number of answers a cadre gave as a covariate of the reserve"
+    )
     max_iter: int = Field(300, ge=10, description="L-BFGS iterations of the diagnosis model")
 
 

@@ -370,8 +370,12 @@ def shift_exposure(knowledge: KnowledgeState, idx: int, old: np.ndarray, new: np
         - exposure_logit(knowledge.exposure, old[None])[0]
     )
     model = knowledge.model
-    if len(getattr(model, "covariate_coef_", ())):
-        model.shift_covariates(idx, delta)
+    coef = getattr(model, "covariate_coef_", ())
+    if len(coef):
+        # only the exposure covariate (the first) changes with hours
+        full = np.zeros((len(delta), len(coef)))
+        full[:, 0] = delta
+        model.shift_covariates(idx, full)
     else:
         model.shift_prior(idx, delta)
 
@@ -436,6 +440,14 @@ def fit_knowledge(
     answered_topics = item_topics[ii]
     n_topics = np.maximum(np.asarray(answered_topics.sum(axis=1)).ravel(), 1.0)
     then = np.asarray(answered_topics.multiply(then).sum(axis=1)).ravel() / n_topics
+    X, C = then[:, None], exposure_logit(exposure, hours)[:, :, None]
+    if kc.engagement_covariate:
+        # how many answers a cadre gave by the cut-off: cadres who skip self-tests are not a
+        # random sample of the rest (their reserve must not default to their peers')
+        engaged = np.log1p(total.sum(axis=1))
+        X = np.column_stack([X, engaged[ui]])
+        C = np.concatenate([C, np.repeat(engaged[:, None, None], C.shape[1], axis=1)], axis=2)
+    covariates = (X, C)
     model = LogisticDiagnosis(
         l2_theta=kc.l2_theta,
         l2_item=kc.l2_item,
@@ -452,8 +464,8 @@ def fit_knowledge(
         n_users=len(cat.cadres),
         sample_weight=weight * 0.5 ** (age / kc.response_half_life_days),
         user_groups=knowledge_groups(cat, kc.groups),
-        covariates=(then[:, None], exposure_logit(exposure, hours)[:, :, None]),
-        covariate_init=[1.0],
+        covariates=covariates,
+        covariate_init=[1.0] + [0.0] * (covariates[0].shape[1] - 1),
     )
     return KnowledgeState(
         model=model,
