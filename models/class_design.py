@@ -134,7 +134,15 @@ def choose_sessions(
     taken = np.asarray(taken_share, dtype=float)
     total = 0.0
     chosen: list[tuple[int, str, float, str | None]] = []
-    for topic, weight in sorted(topic_weights.items(), key=lambda kv: -kv[1]):
+    ordered = sorted(topic_weights.items(), key=lambda kv: -kv[1])
+    # each later topic keeps room for its shortest schedulable course
+    shortest = []
+    for topic, _ in ordered:
+        fit = np.asarray(course_topics[:, topic_ids.index(topic)], dtype=float)
+        ok = allowed & (fit >= 0.5) & (taken <= max_repeat_share)
+        shortest.append(float(course_hours[ok].min()) if ok.any() else 0.0)
+    for i, (topic, weight) in enumerate(ordered):
+        keep = sum(shortest[i + 1 :])
         k = topic_ids.index(topic)
         fit = np.asarray(course_topics[:, k], dtype=float)
         ok = allowed & (fit >= 0.5) & (np.asarray(taken_share) <= max_repeat_share) & ~used
@@ -150,7 +158,7 @@ def choose_sessions(
         picked = []
         for j in order:
             h = float(course_hours[j])
-            if total + h > hours + 1e-9:  # the class's hours are a hard limit
+            if total + h > hours - keep + 1e-9:  # the class's hours are a hard limit
                 continue
             if got >= want or got + h > want + 0.5 * h + 1e-9 and picked:
                 continue

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from ganxun.serving import errors, observability
 from ganxun.serving.predictor import Predictor
 from ganxun.serving.routes import admin, cadres, classes, docs, events, health, ui, units
+from ganxun.serving.routes import classlife as class_life_routes
 from ganxun.serving.settings import Settings
 from ganxun.serving.store import ModelStore
 from ganxun.training.bundle import BundleError
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(cadres.batch_router)
     app.include_router(units.router)
     app.include_router(classes.router)
+    app.include_router(class_life_routes.router)
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(ui.router)

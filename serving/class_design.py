@@ -113,7 +113,9 @@ class Designer:
             _step("refine_topics", "指定专题不调整" if fixed else "按名单的平均缺口重新加权")
         )
 
-        sessions = self._sessions(goal, refined, rows)
+        sessions = self._sessions(goal, refined, rows, fixed)
+        refined = {t: w for t, w in refined.items() if t in set(sessions["topic_id"])}
+        refined = {t: w / sum(refined.values()) for t, w in refined.items()}
         steps.append(
             _step("sessions", f"{len(sessions)} 门课程，共 {sessions['hours'].sum():g} 学时")
         )
@@ -209,19 +211,28 @@ class Designer:
             ok &= ~self.courses["course_id"].isin(set(goal.exclude_course_ids)).to_numpy()
         return ok
 
-    def _sessions(self, goal: DesignGoal, topics: dict[str, float], rows: np.ndarray):
+    def _sessions(self, goal: DesignGoal, topics: dict[str, float], rows: np.ndarray, fixed):
         taken = self.cohorts.taken_share(rows)
-        sessions = choose_sessions(
-            topics,
-            goal.hours,
-            self.courses,
-            self.course_topics,
-            self.topic_ids,
-            taken,
-            self.quality,
-            self._allowed(goal),
-            max_repeat_share=MAX_REPEAT_SHARE,
-        )
+        while True:
+            try:
+                sessions = choose_sessions(
+                    topics,
+                    goal.hours,
+                    self.courses,
+                    self.course_topics,
+                    self.topic_ids,
+                    taken,
+                    self.quality,
+                    self._allowed(goal),
+                    max_repeat_share=MAX_REPEAT_SHARE,
+                )
+                break
+            except InfeasibleDesign as err:  # too short for every topic: drop the lightest
+                if err.constraint != "hours" or fixed or len(topics) == 1:
+                    raise
+                lightest = min(topics, key=topics.get)
+                rest = {t: w for t, w in topics.items() if t != lightest}
+                topics = {t: w / sum(rest.values()) for t, w in rest.items()}
         sessions["session_on"] = session_dates(len(sessions), goal.start_on, goal.days)
         return sessions
 

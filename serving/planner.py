@@ -76,12 +76,14 @@ class Planner:
         unit_quotas: dict[str, int] | None,
         max_recent_hours: float | None,
         exclude_cadre_ids: list[str],
+        fairness_bound: float | None = None,
     ) -> ClassRequest:
         """The rollcall request of an existing class (with overrides) or of an inline class."""
         changes = {
             "unit_quotas": unit_quotas or None,
             "max_recent_hours": max_recent_hours,
             "exclude_cadre_ids": tuple(exclude_cadre_ids),
+            "fairness_bound": fairness_bound,
         }
         if class_id is not None:
             self.institution_of(class_id)
@@ -104,9 +106,13 @@ class Planner:
 
     def rollcall(self, request: ClassRequest, k: int) -> tuple[pd.DataFrame, list, pd.DataFrame]:
         """Suggested roster, constraint report and the top ``k`` candidates."""
-        roster, report, candidates = self.state.rollcall.propose(request)
-        candidates = candidates.sort_values("benefit", ascending=False).head(k)
-        return roster, report, candidates
+        return self.rollcall_with_pool(request, k)[:3]
+
+    def rollcall_with_pool(self, request: ClassRequest, k: int) -> tuple:
+        """:meth:`rollcall` and, last, every candidate (for the roster's equity report)."""
+        roster, report, pool = self.state.rollcall.propose(request)
+        candidates = pool.sort_values("benefit", ascending=False).head(k)
+        return roster, report, candidates, pool
 
 
 def _ranked(record: dict) -> dict:
