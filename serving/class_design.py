@@ -211,8 +211,14 @@ class Designer:
             ok &= ~self.courses["course_id"].isin(set(goal.exclude_course_ids)).to_numpy()
         return ok
 
-    def _sessions(self, goal: DesignGoal, topics: dict[str, float], rows: np.ndarray, fixed):
+    def _sessions(self, goal: DesignGoal, topics, rows: np.ndarray, fixed, quality=None):
+        """:func:`choose_sessions` for the roster ``rows``.
+
+        A topic that does not fit in the hours is dropped (the lightest first) unless the topics
+        are fixed.
+        """
         taken = self.cohorts.taken_share(rows)
+        quality = self.quality if quality is None else quality
         while True:
             try:
                 sessions = choose_sessions(
@@ -222,7 +228,7 @@ class Designer:
                     self.course_topics,
                     self.topic_ids,
                     taken,
-                    self.quality,
+                    quality,
                     self._allowed(goal),
                     max_repeat_share=MAX_REPEAT_SHARE,
                 )
