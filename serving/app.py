@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(units.router)
     app.include_router(classes.router)
     app.include_router(class_life_routes.router)
+    app.include_router(class_life_routes.ui_router)
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(ui.router)

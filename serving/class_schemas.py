@@ -308,6 +308,7 @@ class StillShort(BaseModel):
 
     cadre_id: str
     unit_id: str
+    unit_name: str | None = None
     rank: str
     gap: float = Field(description="class-weighted gap, 0–100")
     topic_id: str

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import FileResponse, HTMLResponse
 
 from ganxun.models.class_design import DesignGoal, InfeasibleDesign, class_length
 from ganxun.serving.class_design import topic_choices
@@ -22,6 +24,7 @@ from ganxun.serving.class_schemas import (
 from ganxun.serving.class_views import NoClassTable, NotEnded
 from ganxun.serving.deps import AuditDep, PredictorDep, PrincipalDep
 from ganxun.serving.errors import ApiError
+from ganxun.serving.routes import ui
 from ganxun.serving.routes.classes import ERRORS, PlannerDep, _candidate, authorize_class
 
 router = APIRouter(prefix="/v1", tags=["class life"])
@@ -144,10 +147,10 @@ def evaluation(
         raise ApiError(422, str(err), "not_ended") from err
     except NoClassTable as err:
         raise HTTPException(status_code=503, detail=str(err)) from err
-    audit(
-        "evaluation",
-        {"class_id": class_id, "cadre_ids": [c["cadre_id"] for c in body["still_short"]]},
-    )
+    short = body["still_short"]
+    audit("evaluation", {"class_id": class_id, "cadre_ids": [c["cadre_id"] for c in short]})
+    for c in short:
+        c["unit_name"] = predictor.unit_name(c["unit_id"])
     return EvaluationResponse(model_version=predictor.version, **body)
 
 
@@ -163,3 +166,49 @@ def rollcall_equity(
         raise HTTPException(status_code=403, detail="rollcall equity needs an org key")
     body = class_life(predictor).views.period_equity(start, end)
     return PeriodEquityResponse(model_version=predictor.version, **body)
+
+
+# --- pages (中文) ------------------------------------------------------------------------------
+
+ui_router = APIRouter(prefix="/ui", include_in_schema=False)
+CLASS_STATIC = {"classlife.js": "text/javascript"}
+
+
+def _page(title: str, body: str, call: str = "", arg: str | None = None) -> HTMLResponse:
+    script = ""
+    if call:
+        value = json.dumps(arg, ensure_ascii=False).replace("<", "\\u003c") if arg else ""
+        script = f"<script>{call}({value});</script>"
+    return ui._page(title, body, script)
+
+
+@ui_router.get("/classes/{class_id}/needs", response_class=HTMLResponse)
+def needs_page(class_id: str) -> HTMLResponse:
+    """A class's needs analysis: the cohort's radar against the targets, weak-topic histograms."""
+    return _page("训前需求分析", "needs.html", "showNeeds", class_id)
+
+
+@ui_router.get("/classes/{class_id}/evaluation", response_class=HTMLResponse)
+def evaluation_page(class_id: str) -> HTMLResponse:
+    """A class's post-training evaluation with charts."""
+    return _page("训后评价总结", "evaluation.html", "showEvaluation", class_id)
+
+
+@ui_router.get("/design", response_class=HTMLResponse)
+def design_page() -> HTMLResponse:
+    """Design a class in one call; remove a course, teacher, staff member or cadre to redesign."""
+    return _page("一键设计班次", "design.html", "showDesign")
+
+
+@ui_router.get("/equity", response_class=HTMLResponse)
+def equity_page() -> HTMLResponse:
+    """Rollcall seats against need per unit and district over a period."""
+    return _page("调训公平性", "equity.html", "showEquity")
+
+
+@ui_router.get("/class-static/{name}")
+def class_static(name: str) -> FileResponse:
+    """The class-life pages' JavaScript."""
+    if name not in CLASS_STATIC:
+        raise HTTPException(status_code=404, detail=f"no static file {name!r}")
+    return FileResponse(ui.UI / name, media_type=CLASS_STATIC[name])
