@@ -141,3 +141,20 @@ def test_equity_page_compares_seats_with_need(browser, live, fitted, tmp_path):
     assert _drawn(png) > 0.05
     assert not RAW & set(page.inner_text("#units"))
     assert page.inner_text("#error") == "" and page.outside == []
+
+
+def test_roster_page_takes_a_fairness_bound_and_shows_seats_against_need(browser, live, fitted):
+    classes = fitted.planning.tables["classes"]
+    cls = classes[classes["kind"] == "rollcall"]["class_id"].iloc[-1]
+    page = _open(browser, live, f"/ui/classes/{cls}/roster")
+    page.wait_for_selector("#equity tbody tr", timeout=15000)
+    assert not RAW & set(page.inner_text("#equity"))
+    page.fill("#fairness", "3")
+    page.click("#apply-fairness")
+    page.wait_for_function(
+        "document.querySelector('#constraints tbody').textContent.includes('公平约束')",
+        timeout=15000,
+    )
+    cells = page.inner_text("#constraints")
+    assert "倍" in cells and not RAW & set(cells)
+    assert page.outside == []
