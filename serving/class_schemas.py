@@ -170,6 +170,9 @@ class DesignRequest(BaseModel):
             raise ValueError("give start_on or month (one of them)")
         if self.month is not None and not _MONTH.match(self.month):
             raise ValueError("month must look like 2026-11")
+        first = self.start_on or date(int(self.month[:4]), int(self.month[5:]), 1)
+        if not date(1950, 1, 1) <= first <= date(2200, 12, 31):
+            raise ValueError("the class must start between 1950 and 2200")
         if self.days is None and self.hours is None:
             raise ValueError("give days, hours or both")
         if self.topics is not None and any(w < 0 for w in self.topics.values()):

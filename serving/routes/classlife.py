@@ -29,6 +29,7 @@ from ganxun.serving.routes.classes import ERRORS, PlannerDep, _candidate, author
 
 router = APIRouter(prefix="/v1", tags=["class life"])
 ClassId = Annotated[str, Path(min_length=1, max_length=64, examples=["B00040"])]
+FIRST, LAST = date(1950, 1, 1), date(2200, 12, 31)  # dates a request may name
 
 
 @router.get("/classes/{class_id}/needs", response_model=NeedsResponse, responses=ERRORS)
@@ -158,8 +159,13 @@ def evaluation(
 def rollcall_equity(
     predictor: PredictorDep,
     who: PrincipalDep,
-    start: Annotated[date, Query(description="first day of the period", examples=["2025-01-01"])],
-    end: Annotated[date, Query(description="day after the period", examples=["2026-01-01"])],
+    start: Annotated[
+        date,
+        Query(description="first day of the period", examples=["2025-01-01"], ge=FIRST, le=LAST),
+    ],
+    end: Annotated[
+        date, Query(description="day after the period", examples=["2026-01-01"], ge=FIRST, le=LAST)
+    ],
 ) -> PeriodEquityResponse:
     """Seat share against need share per unit and district over a period, and concentration."""
     if who.role != "org":
