@@ -45,6 +45,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ganxun.features.cohorts import class_hours, rank_levels
+from ganxun.features.contracts import validate
 from ganxun.features.split import before as split_before
 from ganxun.features.split import latest_event
 from ganxun.models.assignment import plan_teachers
@@ -106,7 +107,10 @@ class Truth:
 
     def mastery(self, cadre_ids, start) -> np.ndarray:
         m = self.truth["mastery"][month_position(self.truth, pd.Timestamp(start))]
-        return m[self.ids.get_indexer(pd.Index(cadre_ids, dtype=object))].astype(float)
+        idx = self.ids.get_indexer(pd.Index(cadre_ids, dtype=object))
+        if (idx < 0).any():
+            raise ValueError("cadres unknown to the truth")
+        return m[idx].astype(float)
 
     def gain(self, cadre_ids, courses, teachers, start) -> float:
         """Sum over members and topics of the true mastery increase from the class's sessions."""
@@ -114,6 +118,8 @@ class Truth:
         if not cadre_ids or not len(courses):
             return 0.0
         idx = self.ids.get_indexer(pd.Index(cadre_ids, dtype=object))
+        if (idx < 0).any():
+            raise ValueError(f"cadres unknown to the truth: {cadre_ids[int(np.argmin(idx))]}")
         m = self.mastery(cadre_ids, start)
         lr = self.lr[idx]
         level = float(np.nanmean(rank_levels(self.rank.reindex(cadre_ids).to_numpy())))
@@ -447,9 +453,22 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
+def make_city(scale: str, seed: int):
+    """The synthetic city (realism on), its tables validated as a real export would be.
+
+    Validation resolves the source systems' id aliases and sets bad rows aside, as ``ganxun
+    train`` does; the truth keeps the canonical ids.
+    """
+    city = generate(scale, seed)
+    report = validate(city.tables)
+    report.raise_if_fatal()
+    city.tables = report.tables
+    return city
+
+
 def run(scale: str, seed: int, limit: int | None, repeats: int) -> dict:
     timings = {}
-    city, timings["generate"] = timed(generate, scale, seed)
+    city, timings["generate"] = timed(make_city, scale, seed)
     T = pd.Timestamp(city.truth["params"]["split_date"])
     print("fitting on the events before the split…", flush=True)
     fitted, timings["fit"] = timed(fit_all, split_before(city.tables, T), T, TrainConfig(seed=seed))
