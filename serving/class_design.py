@@ -407,9 +407,10 @@ def _double_booked(calendar: pd.DataFrame, sessions: pd.DataFrame) -> int:
     mine = sessions[sessions["teacher_id"].notna()]
     if mine.empty:
         return 0
-    cal = calendar.assign(day=pd.to_datetime(calendar["session_on"]).dt.normalize())
-    busy = set(zip(cal["teacher_id"], cal["day"], strict=True))
     days = pd.to_datetime(mine["session_on"]).dt.normalize()
+    on = pd.to_datetime(calendar["session_on"]).dt.normalize()
+    cal = calendar[on.isin(set(days))].assign(day=on)
+    busy = set(zip(cal["teacher_id"], cal["day"], strict=True))
     return int(sum((t, d) in busy for t, d in zip(mine["teacher_id"], days, strict=True)))
 
 
