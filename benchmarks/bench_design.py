@@ -50,6 +50,7 @@ from ganxun.features.split import before as split_before
 from ganxun.features.split import latest_event
 from ganxun.models.assignment import plan_teachers
 from ganxun.models.class_design import DesignGoal, InfeasibleDesign, teacher_availability
+from ganxun.models.needs import suggest_topic_weights
 from ganxun.models.rollcall import ClassRequest, InfeasibleRoster, propose_roster
 from ganxun.serving.class_design import Designer
 from ganxun.simulation import generate, true_teacher_rating
@@ -75,6 +76,8 @@ FIGURES = (
     "evaluation.spearman",
 )
 PLANS = ("design", "historical", "popularity_expertise", "oracle")
+#: The design's steps the ``--decompose`` run takes from the truth one at a time.
+STEPS = ("topics", "roster", "courses", "teachers")
 
 
 def timed(fn, *args, **kwargs):
@@ -243,11 +246,10 @@ class Baselines:
             goal, topics, lambda c: c["gap"].to_numpy(float), lambda _r: self.popularity, expertise
         )
 
-    def oracle(self, goal: DesignGoal):
-        """Topics, roster, course levels and teachers chosen on the truth."""
+    def oracle_topics(self, goal: DesignGoal) -> dict[str, float]:
+        """The 3 topics (with courses to teach them) where the pool's true gain is largest."""
         d, tr = self.d, self.truth
-        pool = d.cohorts.pool(ranks=goal.target_ranks)
-        ids = d.cohorts.ids[pool]
+        ids = d.cohorts.ids[d.cohorts.pool(ranks=goal.target_ranks)]
         per_topic = {}
         allowed = d._allowed(goal)
         for k in d.topic_ids:
@@ -257,25 +259,51 @@ class Baselines:
             per_topic[k] = float(np.sort(g)[::-1][: goal.capacity].sum())
         best = sorted(per_topic, key=per_topic.get, reverse=True)[:3]
         total = sum(per_topic[k] for k in best)
-        topics = {k: per_topic[k] / total for k in best}
+        return {k: per_topic[k] / total for k in best}
+
+    def mixed(self, goal: DesignGoal, truth_for: set[str]):
+        """The design's steps, those named in ``truth_for`` chosen on the truth instead.
+
+        ``truth_for`` ⊆ {"topics", "roster", "courses", "teachers"}: the pool's true gain per
+        topic, the cadres' true gain, the course levels' fit to the roster's true mastery, the
+        teachers' true ratings. All four make the oracle.
+        """
+        d, tr = self.d, self.truth
+        if "topics" in truth_for:
+            topics = self.oracle_topics(goal)
+        else:
+            topics = suggest_topic_weights(d.cohorts.needs(d.cohorts.pool(ranks=goal.target_ranks)))
         teachers = np.asarray(d.tm.teachers_.ids_).astype(str)
 
-        def true_benefit(cand):
+        def benefit(cand):
+            if "roster" not in truth_for:
+                return cand["benefit"].to_numpy(float)
             return tr.per_cadre(cand["cadre_id"].tolist(), topics, goal.hours, goal.start_on)
 
-        def level_quality(roster):
+        def quality(roster):
+            if "courses" not in truth_for:
+                return d.quality
             m = tr.mastery(roster["cadre_id"].tolist(), goal.start_on).mean(axis=0)
             main = tr.main.reindex(d.courses["course_id"]).fillna(tr.topics[0])
             mk = m[[tr.topics.index(k) for k in main]]
             return level_fit(d.courses["level"].to_numpy(float), mk, tr.p)
 
-        def true_rating(sessions, roster):
+        def ratings(sessions, roster):
+            if "teachers" not in truth_for:
+                cohort = d._cohort(d.cohorts.of_cadres(roster["cadre_id"]))
+                return d.tm.score_matrix(
+                    sessions["topic_id"].to_numpy(), cohort, declared_only=True
+                )
             lvl = float(np.nanmean(rank_levels(roster["rank"].to_numpy())))
             return true_teacher_rating(
                 tr.truth, teachers[None, :], sessions["topic_id"].to_numpy()[:, None], lvl
             )
 
-        return self._design(goal, topics, true_benefit, level_quality, true_rating)
+        return self._design(goal, topics, benefit, quality, ratings)
+
+    def oracle(self, goal: DesignGoal):
+        """Topics, roster, course levels and teachers chosen on the truth."""
+        return self.mixed(goal, set(STEPS))
 
 
 def historical(city, class_id):
@@ -287,7 +315,9 @@ def historical(city, class_id):
     return members, s["course_id"].tolist(), s["teacher_id"].tolist()
 
 
-def design_bench(city, fitted, designer, truth, T, limit, repeats) -> tuple[dict, dict, dict]:
+def design_bench(
+    city, fitted, designer, truth, T, limit, repeats, decompose=False
+) -> tuple[dict, dict, dict]:
     base = Baselines(city, fitted, designer, truth, T)
     sums = dict.fromkeys(PLANS, 0.0)
     per_class, latencies, failed = [], [], {}
@@ -319,8 +349,12 @@ def design_bench(city, fitted, designer, truth, T, limit, repeats) -> tuple[dict
         if not all(np.isfinite(v) for v in got.values()):
             failed[class_id] = "a baseline could not be built"
             continue
+        if decompose:
+            for step in STEPS:
+                got[f"truth_{step}"] = truth.gain(*base.mixed(goal, {step}), start)
+            got["model_steps"] = truth.gain(*base.mixed(goal, set()), start)
         for k, v in got.items():
-            sums[k] += v
+            sums[k] = sums.get(k, 0.0) + v
         fair["none"] += got["design"]
         for bound in ("1.5", "1.2"):
             bounded = DesignGoal(**{**goal.__dict__, "fairness_bound": float(bound)})
@@ -430,7 +464,7 @@ def markdown(r: dict) -> str:
         "| plan | mean true gain per class | ÷ historical | share of oracle |",
         "|---|---|---|---|",
     ]
-    for p in PLANS:
+    for p in d["true_gain"]:
         lines.append(
             f"| {p} | {d['true_gain'][p]:.3f} | {d['ratio_to_historical'][p]:.2f}× | "
             f"{d['share_of_oracle'][p]:.1%} |"
@@ -466,7 +500,7 @@ def make_city(scale: str, seed: int):
     return city
 
 
-def run(scale: str, seed: int, limit: int | None, repeats: int) -> dict:
+def run(scale: str, seed: int, limit: int | None, repeats: int, decompose: bool = False) -> dict:
     timings = {}
     city, timings["generate"] = timed(make_city, scale, seed)
     T = pd.Timestamp(city.truth["params"]["split_date"])
@@ -476,7 +510,7 @@ def run(scale: str, seed: int, limit: int | None, repeats: int) -> dict:
     truth = Truth(city)
     print("designing…", flush=True)
     (design, latency, fairness), timings["design"] = timed(
-        design_bench, city, fitted, designer, truth, T, limit, repeats
+        design_bench, city, fitted, designer, truth, T, limit, repeats, decompose
     )
     print("fitting on all data for the evaluation…", flush=True)
     evaluation, timings["evaluation"] = timed(evaluation_bench, city, seed)
@@ -500,13 +534,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--classes", type=int, default=None, help="at most this many classes")
     parser.add_argument("--repeats", type=int, default=30, help="extra latency repetitions")
     parser.add_argument("--quick", action="store_true", help="the tiny city, few classes")
+    parser.add_argument(
+        "--decompose", action="store_true", help="also take each step from the truth in turn"
+    )
     parser.add_argument("--out", type=Path, default=benchlib.RESULTS, help="results folder")
     args = parser.parse_args(argv)
     if args.quick:
         args.scale, args.classes, args.repeats = "tiny", QUICK_CLASSES, QUICK_REPEATS
     started = time.perf_counter()
     print(f"design at {args.scale} (seed {args.seed}): generating and fitting…", flush=True)
-    result = run(args.scale, args.seed, args.classes, args.repeats)
+    result = run(args.scale, args.seed, args.classes, args.repeats, args.decompose or args.quick)
     benchlib.finish(result, args.quick, started)
     path = Path(args.out) / "design.json"
     stored = json.loads(path.read_text()) if path.exists() else {}

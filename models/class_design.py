@@ -24,8 +24,9 @@ ON_SITE_MODES: tuple[str, ...] = ("面授", "混合")
 class InfeasibleDesign(ValueError):
     """The goal cannot be met; ``constraint`` names what stops it (the API answers 422)."""
 
-    def __init__(self, constraint: str, message: str):
+    def __init__(self, constraint: str, message: str, topic: str | None = None):
         self.constraint = constraint
+        self.topic = topic  # the topic that could not be scheduled, when one is to blame
         super().__init__(message)
 
 
@@ -151,6 +152,7 @@ def choose_sessions(
                 "courses",
                 f"专题 {topic} 没有可安排的课程（已发布、面授或混合、学员未学过）"
                 f" (no course on topic {topic} can be scheduled)",
+                topic=topic,
             )
         score = fit + 0.3 * np.nan_to_num(qz) - 2.0 * np.asarray(taken_share)
         order = np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")]
@@ -172,6 +174,7 @@ def choose_sessions(
                 "hours",
                 f"课时（{hours:g} 学时）已排满，无法再安排专题 {topic} 的课程"
                 f" (the {hours:g} class hours leave no room for a course on topic {topic})",
+                topic=topic,
             )
         used[picked] = True
         chosen += [(j, topic, weight, None) for j in picked]

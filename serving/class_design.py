@@ -214,8 +214,8 @@ class Designer:
     def _sessions(self, goal: DesignGoal, topics, rows: np.ndarray, fixed, quality=None):
         """:func:`choose_sessions` for the roster ``rows``.
 
-        A topic that does not fit in the hours is dropped (the lightest first) unless the topics
-        are fixed.
+        Unless the topics are fixed, a topic whose courses the roster has all taken is dropped,
+        and so is the lightest topic while the hours cannot hold one course of each.
         """
         taken = self.cohorts.taken_share(rows)
         quality = self.quality if quality is None else quality
@@ -233,11 +233,13 @@ class Designer:
                     max_repeat_share=MAX_REPEAT_SHARE,
                 )
                 break
-            except InfeasibleDesign as err:  # too short for every topic: drop the lightest
-                if err.constraint != "hours" or fixed or len(topics) == 1:
+            except InfeasibleDesign as err:  # a suggested topic that cannot be taught: drop it
+                if fixed or len(topics) == 1 or err.constraint not in ("hours", "courses"):
                     raise
-                lightest = min(topics, key=topics.get)
-                rest = {t: w for t, w in topics.items() if t != lightest}
+                gone = err.topic if err.topic in topics else min(topics, key=topics.get)
+                if err.constraint == "hours":  # too short for every topic: the lightest goes
+                    gone = min(topics, key=topics.get)
+                rest = {t: w for t, w in topics.items() if t != gone}
                 topics = {t: w / sum(rest.values()) for t, w in rest.items()}
         sessions["session_on"] = session_dates(len(sessions), goal.start_on, goal.days)
         return sessions

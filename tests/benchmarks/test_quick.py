@@ -130,7 +130,8 @@ def test_design_quick(tmp_path):
     written = json.loads((tmp_path / "design.json").read_text())
     check(bench_design, result, written["tiny"])
     assert result["scale"] == "tiny" and 1 <= result["design"]["classes"]
-    assert set(result["design"]["true_gain"]) == set(bench_design.PLANS)
+    steps = {f"truth_{s}" for s in bench_design.STEPS}
+    assert set(result["design"]["true_gain"]) == {*bench_design.PLANS, *steps, "model_steps"}
 
 
 def test_load_quick(tmp_path, trained):
