@@ -97,7 +97,7 @@ async function showEvaluation(classId) {
     Plotly.newPlot("gains", [
       {type: "bar", x: names, y: v.topics.map(t => t.gain === null ? 0 : 100 * t.gain), name: "本班", marker: {color: "#b3261e"}},
       {type: "bar", x: names, y: v.topics.map(t => t.peer_mean === null ? 0 : 100 * t.peer_mean), name: "同类班次平均", marker: {color: "#9aa5b1"}},
-    ], {barmode: "group", margin: {t: 20, b: 80}, yaxis: {title: "提升（百分点）"}, legend: {orientation: "h"}}, {displaylogo: false});
+    ], {barmode: "group", margin: {t: 40, b: 80}, yaxis: {title: "提升（百分点）"}, legend: {orientation: "h", x: 0, y: 1.12}}, {displaylogo: false});
     Plotly.newPlot("members", [{type: "histogram", x: v.member_gains.map(g => 100 * g), marker: {color: "#b3261e"}, name: "学员"}],
       {margin: {t: 10, b: 40}, xaxis: {title: "学员提升（百分点）"}, yaxis: {title: "人数"}}, {displaylogo: false});
     document.querySelector("#topics tbody").innerHTML = v.topics.map(t =>
@@ -138,7 +138,7 @@ async function loadEquity() {
     Plotly.newPlot("bars", [
       {type: "bar", x: units.map(label), y: units.map(u => 100 * u.seat_share), name: "席位占比", marker: {color: "#b3261e"}},
       {type: "bar", x: units.map(label), y: units.map(u => 100 * u.need_share), name: "需求占比", marker: {color: "#9aa5b1"}},
-    ], {barmode: "group", margin: {t: 20, b: 140}, yaxis: {title: "占比（%）"}, legend: {orientation: "h"}}, {displaylogo: false});
+    ], {barmode: "group", margin: {t: 40, b: 140}, yaxis: {title: "占比（%）"}, legend: {orientation: "h", x: 0, y: 1.12}}, {displaylogo: false});
     document.querySelector("#districts tbody").innerHTML = q.districts.map(d =>
       `<tr><td>${esc(d.district || "—")}</td><td>${num(d.seats, 0)}</td><td>${pct(d.seat_share)}</td><td>${pct(d.need_share)}</td><td>${ratioCell(d.ratio)}</td></tr>`).join("");
     document.querySelector("#units tbody").innerHTML = units.map(u =>
