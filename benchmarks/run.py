@@ -62,6 +62,7 @@ BENCHMARKS = {
     "a0910": Bench("bench_a0910.py", True, needs="a0910"),
     "ml100k": Bench("bench_ml100k.py", True, needs="ml-100k"),
     "matching": Bench("bench_matching.py", True),
+    "design": Bench("bench_design.py", True),
     "load": Bench("bench_load.py", True, needs="artifacts"),
     "fuzz": Bench("bench_fuzz.py", False),
     "recommend_speed": Bench("bench_recommend_speed.py", False, needs="artifacts"),
@@ -103,7 +104,7 @@ def _arguments(name: str, args: argparse.Namespace, artifacts: Path, data: Path)
         return extra
     if name == "pipeline":
         extra += ["--scales", args.scales, "--repeats", str(args.repeats)]
-    elif name == "matching":
+    elif name in ("matching", "design"):
         extra += ["--scale", "city"]
     return extra
 
@@ -115,8 +116,8 @@ def _fresh(result: dict, since: float) -> bool:
 def load_result(out: Path, name: str, since: float) -> dict | None:
     """The result of benchmark ``name`` finished after ``since`` (Unix time), or None.
 
-    ``matching.json`` keeps one result per scale: the city's when it is fresh, else the newest
-    fresh one.
+    ``matching.json`` and ``design.json`` keep one result per scale: the city's when it is
+    fresh, else the newest fresh one.
     """
     path = Path(out) / f"{name}.json"
     if not path.exists():

@@ -531,3 +531,62 @@ def rollcall_training_rows(
     rel = gains["gain"] - gains.groupby("class_id")["gain"].transform("mean")
     y = (rel + gains["gain"].mean()).to_numpy(float)
     return X, y, gains.reset_index(drop=True)
+
+
+def class_exam_answers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every answer (and total score) of a class's exams, placed before or after its teaching.
+
+    The rows :func:`prepost_gains` reads, one per answer: item answers with their ``item_id``;
+    a total-score exam (``exam_scores``) as one row worth :data:`TOTAL_SCORE_ANSWERS` answers
+    with its score share in ``correct`` (``item_id`` missing; ``topic_id`` when the exam was
+    scored by topic). Self-tests are left out.
+
+    Returns
+    -------
+    DataFrame
+        class_id, cadre_id, phase (0 pre, 1 post), item_id, topic_id, correct, weight.
+    """
+    cols = ["class_id", "cadre_id", "phase", "item_id", "topic_id", "correct", "weight"]
+    cl = tables["classes"].set_index("class_id")[["start_on", "end_on"]]
+    parts = []
+    r = tables["responses"]
+    r = r[r["class_id"].notna() & r["class_id"].isin(cl.index)].join(cl, on="class_id")
+    if len(r):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "class_id": r["class_id"].to_numpy(),
+                    "cadre_id": r["cadre_id"].to_numpy(),
+                    "phase": _exam_phase(
+                        r.get("phase"), r["answered_on"], r["start_on"], r["end_on"]
+                    ),
+                    "item_id": r["item_id"].to_numpy(),
+                    "topic_id": None,
+                    "correct": r["correct"].to_numpy(float),
+                    "weight": 1.0,
+                }
+            )
+        )
+    x = tables.get("exam_scores")
+    if x is not None and len(x):
+        x = x[x["class_id"].notna() & x["class_id"].isin(cl.index)].join(cl, on="class_id")
+        if len(x):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "class_id": x["class_id"].to_numpy(),
+                        "cadre_id": x["cadre_id"].to_numpy(),
+                        "phase": _exam_phase(
+                            x.get("phase"), x["taken_on"], x["start_on"], x["end_on"]
+                        ),
+                        "item_id": None,
+                        "topic_id": x["topic_id"].to_numpy() if "topic_id" in x else None,
+                        "correct": (x["score"] / x["max_score"]).clip(0.0, 1.0).to_numpy(float),
+                        "weight": float(TOTAL_SCORE_ANSWERS),
+                    }
+                )
+            )
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["phase"] >= 0].reset_index(drop=True)[cols]

@@ -98,3 +98,64 @@ def value_added(effects: pd.DataFrame, l2: float = 1.0) -> pd.DataFrame:
     e["value_added"] = e["gain"] - e["expected_gain"]
     e["percentile"] = e["value_added"].rank(pct=True)
     return e
+
+
+def topic_gains(answers: pd.DataFrame, expected: np.ndarray) -> pd.DataFrame:
+    """Difficulty-adjusted pre→post gain per (class, topic): :func:`member_gains` by topic.
+
+    ``answers`` carries ``topic_id`` besides the :func:`member_gains` columns (an answer to an
+    item on two topics is one row per topic). Returns class_id, topic_id, gain, gain_se,
+    measured (members with a pre and a post answer on the topic).
+    """
+    cols = ["class_id", "topic_id", "gain", "gain_se", "measured"]
+    a = answers[answers["topic_id"].notna()]
+    if a.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    keep = answers["topic_id"].notna().to_numpy()
+    key = a["class_id"].astype(str) + "\x1f" + a["topic_id"].astype(str)
+    gains = member_gains(a.assign(class_id=key.to_numpy()), np.asarray(expected)[keep])
+    if gains.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    eff = class_effects(gains)
+    parts = eff["class_id"].str.split("\x1f", n=1, expand=True)
+    eff["class_id"], eff["topic_id"] = parts[0], parts[1]
+    return eff[cols].reset_index(drop=True)
+
+
+def peer_comparison(topics: pd.DataFrame, class_id: str) -> pd.DataFrame:
+    """One class's gain per topic beside the classes that taught the same topic.
+
+    Returns topic_id, gain, gain_se, measured, peer_mean (mean gain of the other classes on the
+    topic, weighted by members measured), peer_classes, percentile (share of those classes the
+    class gained more than; NaN without peers).
+    """
+    mine = topics[topics["class_id"] == class_id]
+    rows = []
+    for r in mine.itertuples():
+        others = topics[(topics["topic_id"] == r.topic_id) & (topics["class_id"] != class_id)]
+        w = others["measured"].to_numpy(float)
+        peer = float(np.average(others["gain"], weights=w)) if w.sum() > 0 else np.nan
+        pct = float((others["gain"] < r.gain).mean()) if len(others) else np.nan
+        rows.append(
+            {
+                "topic_id": r.topic_id,
+                "gain": float(r.gain),
+                "gain_se": float(r.gain_se),
+                "measured": int(r.measured),
+                "peer_mean": peer,
+                "peer_classes": len(others),
+                "percentile": pct,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "topic_id",
+            "gain",
+            "gain_se",
+            "measured",
+            "peer_mean",
+            "peer_classes",
+            "percentile",
+        ],
+    )

@@ -132,3 +132,91 @@ def rollcall_concentration(enrollments: pd.DataFrame, cadre_ids, start, end) -> 
         "top10_share": float(top.sum() / per.sum()) if per.sum() else 0.0,
         "never_called": float((per == 0).mean()) if len(per) else 0.0,
     }
+
+
+def allocation_report(
+    seats: pd.Series, need: pd.Series, units: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Seats against need per unit, from counts.
+
+    Parameters
+    ----------
+    seats : Series
+        unit_id -> seats taken.
+    need : Series
+        unit_id -> need (any non-negative weight: cadres in need, expected seats, ...).
+    units : DataFrame, optional
+        unit_id, name, district.
+
+    Returns
+    -------
+    DataFrame
+        unit_id, (name, district), seats, seat_share, need, need_share, ratio (seat share / need
+        share; NaN where the unit has no need), largest ratio first.
+    """
+    idx = seats.index.union(need.index)
+    out = pd.DataFrame(
+        {
+            "unit_id": idx,
+            "seats": seats.reindex(idx).fillna(0).to_numpy(float),
+            "need": need.reindex(idx).fillna(0).to_numpy(float),
+        }
+    )
+    out["seat_share"] = out["seats"] / max(out["seats"].sum(), 1e-12)
+    out["need_share"] = out["need"] / max(out["need"].sum(), 1e-12)
+    out["ratio"] = np.where(out["need_share"] > 0, out["seat_share"] / out["need_share"], np.nan)
+    if units is not None:
+        info = units.set_index("unit_id")[[c for c in ("name", "district") if c in units]]
+        out = out.join(info, on="unit_id")
+    return out.sort_values("ratio", ascending=False, na_position="first").reset_index(drop=True)
+
+
+def by_district(report: pd.DataFrame) -> pd.DataFrame:
+    """A unit report (:func:`seat_report`, :func:`allocation_report`) summed per district."""
+    if "district" not in report:
+        raise ValueError("the report needs a district column (pass units)")
+    g = report.groupby("district", dropna=False)[["seats", "need"]].sum()
+    g["seat_share"] = g["seats"] / max(g["seats"].sum(), 1e-12)
+    g["need_share"] = g["need"] / max(g["need"].sum(), 1e-12)
+    g["ratio"] = np.where(g["need_share"] > 0, g["seat_share"] / g["need_share"], np.nan)
+    return g.reset_index().sort_values("ratio", ascending=False, na_position="first")
+
+
+def period_need(
+    gaps: np.ndarray,
+    eligible: np.ndarray,
+    units: np.ndarray,
+    class_weights: np.ndarray,
+    seats: np.ndarray,
+    gap_threshold: float = GAP_THRESHOLD,
+) -> pd.Series:
+    """Each unit's need over a period's classes: the seats a need-proportional call would give.
+
+    Parameters
+    ----------
+    gaps : ndarray of shape (n_cadres, n_topics)
+        Gap to the post target per cadre and topic (0–1).
+    eligible : ndarray of bool, shape (n_cadres, n_classes)
+        Who each class may call (target ranks, in service).
+    units : ndarray of shape (n_cadres,)
+        Unit of each cadre.
+    class_weights : ndarray of shape (n_classes, n_topics)
+        Topic weights of each class (rows sum to one).
+    seats : ndarray of shape (n_classes,)
+        Places each class filled.
+    gap_threshold : float
+        Gap from which a cadre counts as in need.
+
+    Returns
+    -------
+    Series
+        unit_id -> expected seats (sums to the seats of classes with anyone in need).
+    """
+    w = np.asarray(class_weights, dtype=float)
+    gap = np.asarray(gaps, dtype=float) @ np.where(w > 0, w, 0.0).T  # class-weighted gap
+    short = (gap >= gap_threshold) & np.asarray(eligible, bool)
+    frame = pd.DataFrame(short.astype(float), index=pd.Index(units, name="unit_id"))
+    per_unit = frame.groupby(level=0).sum()
+    totals = per_unit.sum(axis=0).replace(0.0, np.nan)
+    expected = (per_unit / totals).fillna(0.0) * np.asarray(seats, dtype=float)[None, :]
+    return expected.sum(axis=1)

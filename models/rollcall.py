@@ -701,9 +701,11 @@ def propose_roster(
     )
     if fairness_bound is not None:
         shares = need_shares(cand)
+        # a unit with any need may always send one cadre: the bound speaks of units with more
         ratio = {
             u: (n / len(roster)) / shares[u] if u in shares.index and shares[u] > 0 else None
             for u, n in used.items()
+            if n > 1
         }
         worst = max((r for r in ratio.values() if r is not None), default=0.0)
         report.append(

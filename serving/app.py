@@ -23,6 +23,7 @@ from ganxun.serving.routes import (
     ui,
     units,
 )
+from ganxun.serving.routes import classlife as class_life_routes
 from ganxun.serving.settings import Settings
 from ganxun.serving.store import ModelStore
 from ganxun.training.bundle import BundleError
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(dossier.router)
     app.include_router(compliance.router)
     app.include_router(posts.router)
+    app.include_router(class_life_routes.router)
+    app.include_router(class_life_routes.ui_router)
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(ui.router)

@@ -31,7 +31,8 @@ class ApiError(StarletteHTTPException):
     """An HTTP error with its own machine-readable ``code`` (the pages map codes to Chinese).
 
     Codes beyond the per-status defaults: ``missing_api_key`` and ``invalid_api_key`` (401),
-    ``infeasible`` (422: a roster no choice of cadres can meet).
+    ``infeasible`` (422: a roster no choice of cadres can meet, a class goal that cannot be
+    designed), ``not_ended`` (422: a class evaluated before it ended).
     """
 
     def __init__(self, status_code: int, detail: str, code: str | None = None):

@@ -82,12 +82,14 @@ class Planner:
         unit_quotas: dict[str, int] | None,
         max_recent_hours: float | None,
         exclude_cadre_ids: list[str],
+        fairness_bound: float | None = None,
     ) -> ClassRequest:
         """The rollcall request of an existing class (with overrides) or of an inline class."""
         changes = {
             "unit_quotas": unit_quotas or None,
             "max_recent_hours": max_recent_hours,
             "exclude_cadre_ids": tuple(exclude_cadre_ids),
+            "fairness_bound": fairness_bound,
         }
         if class_id is not None:
             self.institution_of(class_id)
@@ -116,13 +118,17 @@ class Planner:
         report says how many such cadres the roster covers (constraint ``at_risk``: ``limit``
         eligible at-risk candidates, ``used`` of them on the roster).
         """
-        roster, report, candidates = self.state.rollcall.propose(request)
+        return self.rollcall_with_pool(request, k)[:3]
+
+    def rollcall_with_pool(self, request: ClassRequest, k: int) -> tuple:
+        """:meth:`rollcall` and, last, every candidate (for the roster's equity report)."""
+        roster, report, pool = self.state.rollcall.propose(request)
         if self.at_risk:
             kinds = tuple(getattr(request, "hour_kinds", ()) or ())
             risky = {c for c, kind in self.at_risk if kind in kinds}
             roster = self._mark(roster, risky)
-            candidates = self._mark(candidates, risky)
-            eligible = candidates[candidates["eligible"].to_numpy(bool)]
+            pool = self._mark(pool, risky)
+            eligible = pool[pool["eligible"].to_numpy(bool)]
             report = [
                 *report,
                 {
@@ -131,8 +137,8 @@ class Planner:
                     "used": int(roster["cadre_id"].isin(risky).sum()),
                 },
             ]
-        candidates = candidates.sort_values("benefit", ascending=False).head(k)
-        return roster, report, candidates
+        candidates = pool.sort_values("benefit", ascending=False).head(k)
+        return roster, report, candidates, pool
 
     @staticmethod
     def _mark(frame: pd.DataFrame, risky: set[str]) -> pd.DataFrame:

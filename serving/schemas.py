@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ganxun.features.contracts import CATEGORIES, MODES, RANKS
+from ganxun.serving.equity_schemas import EquityReport
 
 
 class ErrorBody(BaseModel):
@@ -302,6 +303,7 @@ class RollcallRequest(BaseModel):
                     "capacity": 40,
                     "unit_quotas": {"U0001": 3},
                     "max_recent_hours": 100,
+                    "fairness_bound": 1.5,
                 },
             ]
         },
@@ -313,6 +315,9 @@ class RollcallRequest(BaseModel):
     capacity: int | None = Field(None, ge=1, le=10_000)
     unit_quotas: dict[str, Annotated[int, Field(ge=0)]] | None = None
     max_recent_hours: float | None = Field(None, ge=0)
+    fairness_bound: float | None = Field(
+        None, gt=0, le=100, description="no unit above this many times its share of need"
+    )
     exclude_cadre_ids: list[str] = Field(default_factory=list, max_length=10_000)
     k: int = Field(100, ge=1, le=5000, description="how many ranked candidates to return")
 
@@ -360,6 +365,7 @@ class RollcallResponse(BaseModel):
     roster: list[Candidate]
     candidates: list[Candidate]
     constraints: list[ConstraintUse]
+    equity: EquityReport | None = Field(None, description="seats against need per unit/district")
 
 
 class BatchRecommendationRequest(BaseModel):

@@ -61,6 +61,7 @@ from ganxun.models.retrieval import (
     SegmentPopularityRetriever,
 )
 from ganxun.models.rollcall import RollcallRanker
+from ganxun.training.class_table import ClassTable, build_class_table
 from ganxun.training.config import KnowledgeConfig, QualityConfig, TrainConfig
 from ganxun.training.records import RecordsState, build_records
 
@@ -160,6 +161,9 @@ class PlanningState:
     rollcall: RollcallRanker
     tables: dict[str, pd.DataFrame]
     reserve: ReserveMatrix
+    #: per-class evaluation (训后评价), see :mod:`ganxun.training.class_table`; None in bundles
+    #: trained before it or by the Spark engine
+    evaluation: ClassTable | None = None
 
 
 @dataclass
@@ -843,7 +847,7 @@ def fit_all(
     cat = build_catalog(tables, asof)
     knowledge = fit_knowledge(tables, cat, asof, config.knowledge)
     quality = fit_quality(tables, cat, asof, config.quality)
-    return Fitted(
+    fitted = Fitted(
         asof=asof,
         compliance=fit_compliance(tables, asof, seed=config.seed),
         catalog=cat,
@@ -864,3 +868,6 @@ def fit_all(
         else None,
         records=build_records(tables, cat, knowledge, asof, config.knowledge) if planning else None,
     )
+    if fitted.planning is not None:
+        fitted.planning.evaluation = build_class_table(tables, cat, knowledge)
+    return fitted

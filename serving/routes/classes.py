@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 
 from ganxun.models.rollcall import InfeasibleRoster
 from ganxun.serving.auth import Principal
+from ganxun.serving.class_life import class_life
 from ganxun.serving.deps import AuditDep, PredictorDep, PrincipalDep
 from ganxun.serving.errors import ApiError, not_in_scope
 from ganxun.serving.planner import Planner
@@ -156,9 +157,10 @@ def rollcall(
         body.unit_quotas,
         body.max_recent_hours,
         body.exclude_cadre_ids,
+        body.fairness_bound,
     )
     try:
-        roster, report, candidates = planner.rollcall(request, body.k)
+        roster, report, candidates, pool = planner.rollcall_with_pool(request, body.k)
     except InfeasibleRoster as err:
         raise ApiError(422, f"{err.constraint}: {err}", "infeasible") from err
     audit("rollcall", {"class_id": body.class_id, "cadre_ids": roster["cadre_id"].tolist()})
@@ -171,4 +173,5 @@ def rollcall(
             {**c, "unit_name": predictor.unit_name(c["unit_id"])} if "unit_id" in c else c
             for c in report
         ],
+        equity=class_life(predictor).views.roster_equity(roster, pool),
     )

@@ -21,6 +21,7 @@ const ERROR_TEXT = {
   invalid_request: "请求内容有误，请检查输入。",
   infeasible: "在现有约束（容量、职级、单位名额、学时上限等）下无法组成名单，请放宽约束后再试。",
   not_ready: "模型尚未加载完成，请稍后刷新页面。",
+  not_ended: "该班次在模型数据截止日前尚未结束，暂不能评价。",
   conflict: "操作未能完成：与当前状态冲突。",
   too_large: "请求内容过大。",
   method_not_allowed: "不支持该请求方式。",
@@ -30,10 +31,11 @@ const ERROR_TEXT = {
   missing_part: "当前模型版本缺少此项功能所需的数据，请重新训练模型后再试。",
 };
 class ApiError extends Error {
-  constructor(code, status) {
+  constructor(code, status, detail) {
     super(chineseError(code));
     this.code = code;
     this.status = status;
+    this.detail = detail || "";  // the server's own message (Chinese first for infeasible goals)
   }
 }
 function chineseError(code) {
@@ -49,7 +51,7 @@ async function api(path, options = {}) {
   }
   let body = null;
   try { body = await r.json(); } catch (e) { body = null; }
-  if (!r.ok) { throw new ApiError((body && body.error && body.error.code) || `http_${r.status}`, r.status); }
+  if (!r.ok) { throw new ApiError((body && body.error && body.error.code) || `http_${r.status}`, r.status, body && body.error && body.error.message); }
   return body;
 }
 ERROR_TEXT.network = "无法连接到服务，请检查网络或服务是否在运行。";

@@ -35,6 +35,7 @@ TESTED = {
     "bench_a0910.py": "test_a0910_quick",
     "bench_ml100k.py": "test_ml100k_quick",
     "bench_matching.py": "test_matching_quick",
+    "bench_design.py": "test_design_quick",
     "bench_load.py": "test_load_quick",
     "bench_fuzz.py": "test_fuzz_quick",
     "bench_recommend_speed.py": "test_recommend_speed_quick",
@@ -146,6 +147,17 @@ def test_matching_quick(tmp_path):
     check(bench_matching, result, written["tiny"])
     assert result["scale"] == "tiny" and result["rollcall"]["requests"] >= 1
     assert set(result["rollcall"]["benefit_share_of_oracle"]) >= {"model", "oracle", "random"}
+
+
+def test_design_quick(tmp_path):
+    import bench_design
+
+    result = bench_design.main(["--quick", "--out", str(tmp_path)])
+    written = json.loads((tmp_path / "design.json").read_text())
+    check(bench_design, result, written["tiny"])
+    assert result["scale"] == "tiny" and 1 <= result["design"]["classes"]
+    steps = {f"truth_{s}" for s in bench_design.STEPS}
+    assert set(result["design"]["true_gain"]) == {*bench_design.PLANS, *steps, "model_steps"}
 
 
 def test_load_quick(tmp_path, trained):

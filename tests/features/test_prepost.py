@@ -1,5 +1,6 @@
 """Pre/post gains read exams as they are kept: phase labels, dates near the ends, totals."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,3 +68,22 @@ def test_total_score_exams_count_as_answers():
     assert g.loc["C1", "pre"] == 0.0 and g.loc["C1", "post"] == pytest.approx(0.8)
     assert g.loc["C1", "n_post"] == TOTAL_SCORE_ANSWERS
     assert g.loc["C2", "gain"] == pytest.approx(0.5)
+
+
+def test_class_exam_answers_place_each_answer_before_or_after_the_class(tiny_real):
+    from ganxun.features.history import class_exam_answers, prepost_gains
+
+    a = class_exam_answers(tiny_real.tables)
+    assert set(a["phase"]) <= {0, 1} and a["weight"].gt(0).all()
+    assert a["correct"].between(0, 1).all()
+    totals = a[a["item_id"].isna()]
+    assert (totals["weight"] > 1).all()  # a total score stands for several answers
+    # the same rows prepost_gains reads: its pre/post shares come back
+    g = prepost_gains(tiny_real.tables).set_index(["class_id", "cadre_id"])
+    x = (
+        a.assign(p=a["correct"] * a["weight"])
+        .groupby(["class_id", "cadre_id", "phase"])[["p", "weight"]]
+        .sum()
+    )
+    share = (x["p"] / x["weight"]).unstack("phase").reindex(g.index)
+    assert np.allclose(share[0], g["pre"]) and np.allclose(share[1], g["post"])

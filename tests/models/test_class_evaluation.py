@@ -47,3 +47,23 @@ def test_class_effects_average_members():
     )
     e = class_effects(g).set_index("class_id")
     assert e.loc["B1", "gain"] == pytest.approx(0.2) and e.loc["B1", "measured"] == 2
+
+
+def test_topic_gains_and_peer_comparison():
+    from ganxun.models.class_evaluation import peer_comparison, topic_gains
+
+    rows = []
+    for cls, lift in (("B1", 0.4), ("B2", 0.1), ("B3", 0.2)):
+        for c in range(10):
+            rows += [
+                (cls, f"C{c}", "TP01", 0, 0.5, 1.0),
+                (cls, f"C{c}", "TP01", 1, 0.5 + lift, 1.0),
+            ]
+    a = pd.DataFrame(
+        rows, columns=["class_id", "cadre_id", "topic_id", "phase", "correct", "weight"]
+    )
+    t = topic_gains(a, np.full(len(a), 0.5))
+    assert t.set_index("class_id").loc["B1", "gain"] == pytest.approx(0.4)
+    p = peer_comparison(t, "B1").iloc[0]
+    assert p["peer_mean"] == pytest.approx(0.15) and p["percentile"] == 1.0
+    assert p["peer_classes"] == 2

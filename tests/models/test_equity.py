@@ -75,3 +75,30 @@ def test_gini_and_concentration():
     )
     got = rollcall_concentration(e, ["A", "B", "C", "D"], "2024-06-01", "2026-01-01")
     assert got["never_called"] == 0.5 and got["gini"] > 0.5
+
+
+def test_allocation_report_and_districts():
+    from ganxun.models.equity import allocation_report, by_district
+
+    units = pd.DataFrame(
+        {"unit_id": ["U1", "U2", "U3"], "name": ["甲", "乙", "丙"], "district": ["A", "A", "B"]}
+    )
+    seats = pd.Series({"U1": 6, "U2": 2})
+    need = pd.Series({"U1": 2.0, "U2": 2.0, "U3": 4.0})
+    r = allocation_report(seats, need, units).set_index("unit_id")
+    assert r.loc["U1", "ratio"] == pytest.approx(0.75 / 0.25)
+    assert r.loc["U3", "seats"] == 0 and r.loc["U3", "ratio"] == 0
+    d = by_district(r.reset_index()).set_index("district")
+    assert d.loc["A", "seat_share"] == 1.0 and d.loc["B", "need_share"] == 0.5
+
+
+def test_period_need_gives_each_class_s_seats_in_proportion_to_need():
+    from ganxun.models.equity import period_need
+
+    gaps = np.array([[0.2, 0.0], [0.2, 0.0], [0.0, 0.3], [0.0, 0.0]])
+    units = np.array(["U1", "U1", "U2", "U2"])
+    weights = np.array([[1.0, 0.0], [0.5, 0.5]])
+    eligible = np.ones((4, 2), bool)
+    need = period_need(gaps, eligible, units, weights, np.array([10, 9]))
+    # class 1: only U1's two cadres are short → 10 seats; class 2: all three short → 6 / 3
+    assert need["U1"] == pytest.approx(16.0) and need["U2"] == pytest.approx(3.0)
