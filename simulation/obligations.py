@@ -121,12 +121,16 @@ class ObligationsMixin:
 
     def _package(self, q: dict, rng: np.random.Generator, year: int) -> np.ndarray:
         """Append one year's package of online courses to the catalogue; their indices."""
-        size = int(rng.integers(q["package_courses"][0], q["package_courses"][1] + 1))
-        others = rng.permutation(np.setdiff1d(np.arange(N_TOPICS), q["package_core_topics"]))
-        topic = np.concatenate([q["package_core_topics"], others])[:size]
-        mode = rng.choice(ONLINE_MODES, size, p=q["package_mode_share"])
+        # courses are added until the package holds package_total hours (a stable yearly load)
+        most = q["package_courses"][1]
+        mode = rng.choice(ONLINE_MODES, most, p=q["package_mode_share"])
         options = q["package_hours"]
         hours = np.array([rng.choice(options[ONLINE_MODES.index(m)]) for m in mode])
+        size = int(min(np.searchsorted(np.cumsum(hours), q["package_total"]) + 1, most))
+        size = max(size, q["package_courses"][0])
+        mode, hours = mode[:size], hours[:size]
+        others = rng.permutation(np.setdiff1d(np.arange(N_TOPICS), q["package_core_topics"]))
+        topic = np.concatenate([q["package_core_topics"], others])[:size]
         teacher = np.full(size, NEVER)
         for j in np.flatnonzero(rng.random(size) < q["package_teacher_share"]):
             who = np.flatnonzero(self.t_declared[:, topic[j]])

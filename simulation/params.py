@@ -194,7 +194,8 @@ REALISM_PARAMS: dict[str, dict] = {
         "induction_months": 12,
     },
     "mandatory": {
-        "package_courses": [4, 5],  # 必修 online courses published each January
+        "package_courses": [3, 6],  # 必修 online courses published each January (at most)
+        "package_total": 22.0,  # hours of the yearly package (courses added until reached)
         "package_core_topics": [0, 1],  # 理想信念, 党性修养 (plus one other topic)
         "package_mode_share": [0.7, 0.3],  # 网络, 移动
         "package_teacher_share": 0.7,  # the others are recorded lectures without a teacher
@@ -231,7 +232,7 @@ REALISM_PARAMS: dict[str, dict] = {
         # P(engaged) in one decision = sigmoid(its base + engagement_slope * engagement)
         "engagement_slope": 3.0,
         "habit": 0.95,  # correlation of a cadre's draws to attend a class or rush, across events
-        "procrastination": 1.0,  # the less engaged study assigned courses later
+        "procrastination": 2.0,  # the less engaged study assigned courses later
         "package_base": 2.5,  # completing a package course
         "culture_sd": 0.6,
         "workload_sd": 0.2,
@@ -250,7 +251,7 @@ REALISM_PARAMS: dict[str, dict] = {
         "online_courses_per_year": 10,
         "online_course_hours": [4.0, 6.0, 8.0],
         "online_class_cadres": 2500,  # cadres of the units of one class
-        "online_sessions": [3, 4],
+        "online_class_hours": 18.0,  # courses are added until a class holds this many hours
         "online_start": [3, 1],  # (month, day): first and last start of the year's classes
         "online_last_start": [9, 1],
         "online_days": [45, 91],

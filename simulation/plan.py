@@ -228,8 +228,9 @@ class PlanMixin:
             start = int(rng.integers(first_start, last_start + 1))
             days = int(rng.integers(*q["online_days"]))
             days = max(14, min(days, hi - start + 1))
-            n_s = int(rng.integers(q["online_sessions"][0], q["online_sessions"][1] + 1))
-            js = rng.choice(courses, min(n_s, n_k), replace=False)
+            js = rng.permutation(courses)  # courses until the class holds online_class_hours
+            n_s = int(np.searchsorted(np.cumsum(self.k_hours[js]), q["online_class_hours"]) + 1)
+            js = js[: min(n_s, n_k)]
             day = np.sort(start + rng.integers(0, days, len(js)))
             cap = int(np.ceil(1.2 * size[group == g].sum()))
             topics = sorted(set(self.k_k1[js].tolist()))[:3]
