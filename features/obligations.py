@@ -441,7 +441,10 @@ def forecast_rows(
         key = pd.MultiIndex.from_arrays([rank[rows.index], pd.Series(kind, index=rows.index)])
         r["offer_ratio"] = np.minimum(offered.reindex(key).fillna(0.0).to_numpy() / need, 5.0)
         start = rows["window_start"].iloc[0]
-        previous = compliance(tables, start, rows["cadre_id"], hours)  # at the window's start
+        # the standing at the last moment of the previous window (at ``start`` itself the
+        # current window holds nothing yet: every cadre would look unmet)
+        last_moment = start - pd.Timedelta(seconds=1)
+        previous = compliance(tables, last_moment, rows["cadre_id"], hours)
         prev = previous[previous["rule_id"] == rule_id].set_index("cadre_id")["met"]
         r["last_window_met"] = rows["cadre_id"].map(prev).astype(float)
         out.append(r)

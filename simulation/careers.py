@@ -240,7 +240,11 @@ class CareersMixin:
         )
 
     def _careers_truth(self) -> dict[str, object]:
-        """Truth of the careers: promotions (with the first rollcall after), leavers, the merger."""
+        """Truth of the careers: promotions (with the first rollcall after), leavers, the merger.
+
+        ``first_rollcall_on`` is the first ordinary rollcall class after the promotion (the
+        plan's classes of ``mandatory`` call every cadre and are left out).
+        """
         mv = self.moves
         cadre_ids = np.array(make_ids("C", 6, self.n), dtype=object)
         unit_ids = make_ids("U", 4, self.n_units)
@@ -248,6 +252,8 @@ class CareersMixin:
         c, day = mv["cadre"][up], mv["day"][up]
         enr = self.enr.get()
         rollcall = enr["src"] == ENROLL_SOURCES.index("rollcall")
+        # the plan's classes (轮训, 网络专题班: mandatory) call everyone: not a 任职培训 call
+        rollcall &= self.b_tier[np.maximum(enr["cls"], 0)] < 0
         e = np.unique(enr["cadre"][rollcall].astype(np.int64) * 2**32 + enr["enrolled"][rollcall])
         pos = np.searchsorted(e, c.astype(np.int64) * 2**32 + day)
         nxt = np.where(pos < len(e), e[np.minimum(pos, len(e) - 1)], -1)

@@ -270,3 +270,39 @@ class CatalogueMixin:
         self.k_reissue = np.concatenate([self.k_reissue, reissue_of])
         self.n_courses += len(pub)
         return new
+
+    def _append_classes(
+        self, kind, start, end, inst, ranks, staff, capacity, topic_w, names, published, sessions
+    ) -> np.ndarray:
+        """Add classes at the end of the class list (after every draw of the clean city).
+
+        ``sessions`` is one (courses, teachers, days) triple per class. The 必修 plan of the
+        ``mandatory`` switch adds its classes this way, so the classes drawn before it (and every
+        draw made with them) stay as they were. Returns the new classes' indices.
+        """
+        n_old, n_new = self.n_classes, len(kind)
+        new = np.arange(n_old, n_old + n_new)
+        ranks = np.asarray(ranks, bool).reshape(n_new, N_RANK)
+        self.b_kind = np.concatenate([self.b_kind, kind])
+        self.b_start = np.concatenate([self.b_start, start])
+        self.b_end = np.concatenate([self.b_end, end])
+        self.b_inst = np.concatenate([self.b_inst, inst])
+        self.b_ranks = np.vstack([self.b_ranks, ranks])
+        self.b_staff = np.concatenate([self.b_staff, staff])
+        self.b_capacity = np.concatenate([self.b_capacity, capacity])
+        self.b_w = np.vstack([self.b_w, np.asarray(topic_w, float).reshape(n_new, N_TOPICS)])
+        self.b_name = [*self.b_name, *names]
+        self.b_level = (self.b_ranks * np.arange(N_RANK)).sum(axis=1) / self.b_ranks.sum(axis=1)
+        self.b_month = np.searchsorted(self.month_start, self.b_start, side="right") - 1
+        self.b_published = np.concatenate([self.b_published, published])
+        if hasattr(self, "b_induction"):
+            self.b_induction = np.concatenate([self.b_induction, np.zeros(n_new, bool)])
+        counts = np.array([len(s[0]) for s in sessions], np.int64)
+        s_class = np.repeat(new, counts)
+        self.sess_class = np.concatenate([self.sess_class, s_class])
+        for attr, j in (("sess_course", 0), ("sess_teacher", 1), ("sess_day", 2)):
+            parts = [np.asarray(s[j], np.int64) for s in sessions]
+            setattr(self, attr, np.concatenate([getattr(self, attr), *parts]))
+        self.sess_ptr = np.searchsorted(self.sess_class, np.arange(n_old + n_new + 1))
+        self.n_classes = n_old + n_new
+        return new

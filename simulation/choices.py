@@ -262,8 +262,10 @@ def class_bonus(
     month_start = at.replace(day=1)
     month_end = month_start + pd.offsets.MonthEnd(0)
     cl = tables["classes"]
+    assigned = cl["mandatory"].fillna(False).astype(bool) if "mandatory" in cl else False
     open_ = (
-        cl["kind"].isin(CLASS_KINDS[1:])
+        ~assigned  # 必修 online classes are assigned, not chosen
+        & cl["kind"].isin(CLASS_KINDS[1:])
         & (pd.to_datetime(cl["start_on"]) <= month_end)
         & (pd.to_datetime(cl["end_on"]) >= month_start)
     )
@@ -286,6 +288,7 @@ class ChoicesMixin:
         course_teacher = np.full(self.n_courses, NEVER)
         bonus = np.zeros((N_RANK, self.n_courses))
         open_ = (self.b_kind != ROLLCALL) & (self.b_start <= me) & (self.b_end >= ms)
+        open_ &= self.b_tier < 0  # the plan's 网络专题班 are assigned, not chosen
         for c in np.flatnonzero(open_):
             sl = slice(self.sess_ptr[c], self.sess_ptr[c + 1])
             js, ts = self.sess_course[sl], self.sess_teacher[sl]

@@ -26,6 +26,7 @@ from ganxun.simulation.params import (
     ROLLCALL,
     SCALES,
 )
+from ganxun.simulation.plan import PlanMixin
 from ganxun.simulation.population import PopulationMixin
 from ganxun.simulation.ratings import RatingsMixin
 from ganxun.simulation.realism import resolve_realism
@@ -103,6 +104,7 @@ class _Simulation(
     CatalogueMixin,
     CareersMixin,
     ObligationsMixin,
+    PlanMixin,
     ExamsMixin,
     RollcallMixin,
     ChoicesMixin,
@@ -162,6 +164,7 @@ class _Simulation(
         # the realism processes, each from a random stream of its own (no-ops when off)
         self._careers()
         self._obligations()
+        self._plan()
         self._renamed_reissues()
         self._guessing()
         self._exam_formats()
@@ -216,11 +219,16 @@ class _Simulation(
             month_codes = [np.zeros(0, np.int64)]
             month_courses = [np.zeros(0, np.int64)]
             month_cadres = [np.zeros(0, np.int64)]
-            for c in np.flatnonzero((self.b_month == i) & (self.b_kind == ROLLCALL)):
+            ordinary = (self.b_month == i) & (self.b_kind == ROLLCALL) & (self.b_tier < 0)
+            for c in np.flatnonzero(ordinary):
                 cadres, courses = self._rollcall(int(c))
                 month_codes.append(cadres * n_courses + courses)
                 month_cadres.append(cadres)
                 month_courses.append(courses)
+            cadres, courses = self._plan_rollcall(i)  # the 必修 plan's classes (mandatory)
+            month_codes.append(cadres * n_courses + courses)
+            month_cadres.append(cadres)
+            month_courses.append(courses)
             cadres, courses = self._electives(i, np.concatenate(month_codes))
             cadres = np.concatenate([*month_cadres, cadres])
             courses = np.concatenate([*month_courses, courses])

@@ -99,6 +99,17 @@ def p_correct(truth: dict, tables_items: pd.DataFrame, cadre_idx, item_ids, mont
     return p.reshape(c.shape)
 
 
+def _formats(rng: np.random.Generator, q: dict, n: int) -> tuple[np.ndarray, ...]:
+    """Exam formats of ``n`` classes: pre-test, pre/post days, labelled, how results are kept."""
+    pre = rng.random(n) >= q["no_pre_share"]
+    pre_day = _near(rng, q["pre_days"], n)
+    post_day = _near(rng, q["post_days"], n)
+    labelled = rng.random(n) < q["labelled_share"]
+    totals = rng.random(n) < q["totals_share"]
+    by_topic = rng.random(n) < q["by_topic_share"]
+    return pre, pre_day, post_day, labelled, np.where(totals, np.where(by_topic, 2, 1), 0)
+
+
 def _near(rng: np.random.Generator, days: list[int], n: int) -> np.ndarray:
     """Day offsets in ``[days[0], days[1]]`` other than 0 (near the class day, never on it)."""
     off = rng.integers(days[0], days[1], n)
@@ -130,13 +141,13 @@ class ExamsMixin:
             return
         q = self.p["exam_formats"]
         rng = self.x_rng = np.random.default_rng([self.seed, EXAM_FORMATS_STREAM])
-        self.x_pre = rng.random(n) >= q["no_pre_share"]
-        self.x_pre_day = _near(rng, q["pre_days"], n)
-        self.x_post_day = _near(rng, q["post_days"], n)
-        self.x_labelled = rng.random(n) < q["labelled_share"]
-        totals = rng.random(n) < q["totals_share"]
-        by_topic = rng.random(n) < q["by_topic_share"]
-        self.x_kept = np.where(totals, np.where(by_topic, 2, 1), 0)
+        n_plan = int((self.b_tier >= 0).sum())  # the 必修 plan's classes come last
+        blocks = [_formats(rng, q, size) for size in (n - n_plan, n_plan)]
+        pre, pre_day, post_day, labelled, kept = (
+            np.concatenate([b[j] for b in blocks]) for j in range(5)
+        )
+        self.x_pre, self.x_pre_day, self.x_post_day = pre, pre_day, post_day
+        self.x_labelled, self.x_kept = labelled, kept
 
     def _draw_correct(self, m_rows: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Draw 0/1 answers of (mastery row, item) pairs."""

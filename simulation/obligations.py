@@ -35,16 +35,17 @@ import numpy as np
 import pandas as pd
 
 from ganxun.features.contracts import ENROLL_SOURCES, RANKS, TOPICS
-from ganxun.simulation.common import dates_from_days, day_number, make_ids, sigmoid
+from ganxun.simulation.common import dates_from_days, day_number, logit, make_ids, sigmoid
 from ganxun.simulation.learning import effect_of_rating, gain_rate
 from ganxun.simulation.names import SUBTITLES
 from ganxun.simulation.params import (
-    MODE_HOURS,
+    FACE_MODES,
     N_FACTORS,
     N_TOPICS,
     NETWORK_SCHOOL,
     NEVER,
     OBLIGATIONS_STREAM,
+    ONLINE,
     ONLINE_MODES,
     ROLLCALL,
     TOPIC_IDS,
@@ -111,18 +112,25 @@ class ObligationsMixin:
         if self.careers:
             self.b_mandatory |= self.b_induction
         self.assigned = np.full(self.n, -1)
+        self.rusher = np.zeros(self.n, bool)
         self.net_hours = np.zeros(self.n)
         self.pending = {
-            k: np.zeros(0, t) for k, t in zip("ckihw", (int, int, int, float, float), strict=True)
+            k: np.zeros(0, t)
+            for k, t in zip("ckihwg", (int, int, int, float, float, float), strict=True)
         }
 
     def _package(self, q: dict, rng: np.random.Generator, year: int) -> np.ndarray:
         """Append one year's package of online courses to the catalogue; their indices."""
-        size = int(rng.integers(q["package_courses"][0], q["package_courses"][1] + 1))
+        # courses are added until the package holds package_total hours (a stable yearly load)
+        most = q["package_courses"][1]
+        mode = rng.choice(ONLINE_MODES, most, p=q["package_mode_share"])
+        options = q["package_hours"]
+        hours = np.array([rng.choice(options[ONLINE_MODES.index(m)]) for m in mode])
+        size = int(min(np.searchsorted(np.cumsum(hours), q["package_total"]) + 1, most))
+        size = max(size, q["package_courses"][0])
+        mode, hours = mode[:size], hours[:size]
         others = rng.permutation(np.setdiff1d(np.arange(N_TOPICS), q["package_core_topics"]))
         topic = np.concatenate([q["package_core_topics"], others])[:size]
-        mode = rng.choice(ONLINE_MODES, size, p=q["package_mode_share"])
-        hours = np.array([rng.choice(MODE_HOURS[m]) for m in mode])
         teacher = np.full(size, NEVER)
         for j in np.flatnonzero(rng.random(size) < q["package_teacher_share"]):
             who = np.flatnonzero(self.t_declared[:, topic[j]])
@@ -173,30 +181,48 @@ class ObligationsMixin:
         c = np.concatenate([np.zeros(0, np.int64), *cols["cadre"][first_batch:]])
         k = np.concatenate([np.zeros(0, np.int64), *cols["course"][first_batch:]])
         h = np.concatenate([np.zeros(0), *cols["hours"][first_batch:]])
+        b = np.concatenate([np.zeros(0, np.int64), *cols["cls"][first_batch:]])
         online = np.isin(self.k_mode[k], ONLINE_MODES)
         self.net_hours += np.bincount(c[online], weights=h[online], minlength=self.n)
+        self._tally_classes(c, k, b, h)
         out = [_EMPTY]
         new = np.flatnonzero(self.serving & (self.assigned < year))
         if year in self.package and len(new):
             out.append(self._assign(i, year, new))
+        out.append(self._plan_online(i, taken))
         self._study(i)
         if month in (11, 12) and year in self.package:  # a year tallied from January
             out.append(self._rush(i, month - 11, taken))
         return tuple(np.concatenate([o[j] for o in out]) for j in range(2))
 
     def _assign(self, i: int, year: int, cadres: np.ndarray):
-        """Enrol ``cadres`` in the year's package; draw completion, progress and study days."""
-        q, rng, pkg = self.p["mandatory"], self.o_rng, self.package[year]
+        """Enrol ``cadres`` in the year's package, to be studied by 31 December."""
+        pkg = self.package[year]
         self.assigned[cadres] = year
         cad, k = np.repeat(cadres, len(pkg)), np.tile(pkg, len(cadres))
-        size = len(cad)
         assign = np.maximum(self.k_pub[k], self.month_start[i])
-        year_end = day_number(pd.Timestamp(year, 12, 31))
-        span = np.maximum(year_end - q["study_days"][1] - assign, 0)
-        start = assign + (rng.beta(2.0, 1.3, size) * span).astype(np.int64)
+        year_end = np.full(len(cad), day_number(pd.Timestamp(year, 12, 31)))
+        return self._enrol_assigned(i, cad, k, NEVER, assign, year_end, "package_base", MANDATORY)
+
+    def _enrol_assigned(self, i, cad, k, cls, assign, last, base: str, src):
+        """Enrol cadres in assigned online courses; draw study days, completion and progress.
+
+        A course is studied from a day between ``assign`` and ``last`` (late rather than early,
+        the less engaged later: ``procrastination``) and completed with the chance of engaged
+        cadres with base ``base`` (unless the cadre leaves first); the others show partial
+        progress or none. Learning and the online-hours tally follow in the month of study
+        (:meth:`_study`). Returns (cadres, courses).
+        """
+        q, rng = self.p["mandatory"], self.o_rng
+        size = len(cad)
+        eng = self._engagement(cad, assign)
+        p_complete = sigmoid(q[base] + q["engagement_slope"] * eng)
+        span = np.maximum(last - q["study_days"][1] - assign, 0)
+        when = sigmoid(logit(rng.beta(2.0, 1.3, size)) - q["procrastination"] * eng)
+        start = assign + (when * span).astype(np.int64)
         done = start + rng.integers(q["study_days"][0], q["study_days"][1] + 1, size)
         stop = np.minimum(self.end_day + 1, self.leave_day[cad])  # no record on or after
-        complete = (rng.random(size) < self.diligence[cad]) & (done < stop)
+        complete = (rng.random(size) < p_complete) & (done < stop)
         opened = (start < stop) & (rng.random(size) >= q["partial_zero_share"])
         partial = np.round(rng.uniform(0.05, 0.95, size), 2)
         prog = np.where(complete, 1.0, np.where(opened, partial, 0.0))
@@ -205,8 +231,8 @@ class ObligationsMixin:
         self.enr.add(
             cadre=cad,
             course=k,
-            cls=NEVER,
-            src=MANDATORY,
+            cls=cls,
+            src=src,
             enrolled=assign,
             completed=np.where(complete, done, NEVER),
             prog=prog,
@@ -217,7 +243,9 @@ class ObligationsMixin:
         studied = prog > 0
         day = np.where(complete, done, start)[studied]
         month = np.searchsorted(self.month_start, day, "right") - 1
+        in_class = np.broadcast_to(np.asarray(cls) >= 0, (size,))
         add = {"c": cad, "k": k, "i": month, "h": hours * share, "w": hours}
+        add["g"] = np.where(in_class, hours, 0.0)
         self.pending = {
             key: np.concatenate([v, add[key] if key == "i" else add[key][studied]])
             for key, v in self.pending.items()
@@ -230,18 +258,27 @@ class ObligationsMixin:
             teachers,
             self._teacher_rating(teachers, k[rated], self.c_rank[cad[rated]]),
             done[rated],
-            NEVER,
+            np.broadcast_to(np.asarray(cls), (size,))[rated],
             rng=rng,
         )
         return cad, k
 
+    def _tally_classes(self, c, k, cls, h) -> None:
+        """The department's tally of 集中 (this year) and 脱产 (this period) hours."""
+        in_class = cls >= 0
+        self.class_hours += np.bincount(c[in_class], weights=h[in_class], minlength=self.n)
+        kind = self.b_kind[np.maximum(cls, 0)]
+        off = in_class & (kind != ONLINE) & np.isin(self.k_mode[k], FACE_MODES)
+        self.offjob_hours += np.bincount(c[off], weights=h[off], minlength=self.n)
+
     def _study(self, i: int) -> None:
         """Learning from the package courses studied in month ``i`` (hours × effective share)."""
         now = self.pending["i"] == i
-        c, k, h, w = (self.pending[key][now] for key in "ckhw")
+        c, k, h, w, g = (self.pending[key][now] for key in "ckhwg")
         self.pending = {key: v[~now] for key, v in self.pending.items()}
         self._online_learning(c, k, h)
         self.net_hours += np.bincount(c, weights=w, minlength=self.n)
+        self.class_hours += np.bincount(c, weights=g, minlength=self.n)
 
     def _rush(self, i: int, which: int, taken: np.ndarray):
         """Cadres short of network hours take many online courses at once, learning little."""
@@ -249,14 +286,18 @@ class ObligationsMixin:
         ms, me = self.month_start[i], self.month_end[i]
         deficit = q["network_hours"] - self.net_hours
         short = self.serving & (deficit > 0) & (self.leave_day > me)
-        who = np.flatnonzero(short & (rng.random(self.n) < q["rush_p"][which] * self.diligence))
+        if which == 0:  # on 1 November each cadre decides whether to rush this year
+            everyone = np.arange(self.n)
+            self.rusher = self._habitual(everyone, rng) < self._p_engaged("rush_base", everyone, ms)
+        who = np.flatnonzero(short & self.rusher & (rng.random(self.n) < q["rush_p"][which]))
         pool = np.flatnonzero(
             (self.k_pub <= me) & np.isin(self.k_mode, ONLINE_MODES) & ~self.k_mandatory
         )
         if not len(who) or not len(pool):
             return _EMPTY
-        need = deficit[who] * q["rush_cover"][which]
-        cand = pool[rng.integers(0, len(pool), (len(who), q["rush_max_courses"]))]
+        need = deficit[who] * q["rush_cover"][which] + q["rush_margin"]
+        w = self.k_hours[pool] ** q["rush_hours_power"]
+        cand = rng.choice(pool, (len(who), q["rush_max_courses"]), p=w / w.sum())
         codes = who[:, None] * n_courses + cand
         order = np.argsort(codes, axis=1)
         srt = np.take_along_axis(codes, order, axis=1)
@@ -329,5 +370,6 @@ class ObligationsMixin:
                     "effective_share": np.round(e["eff"][low].astype(float), 4),
                 }
             ),
+            **self._plan_truth(),
             "cadre_columns": {"diligence": self.diligence},
         }

@@ -194,7 +194,8 @@ REALISM_PARAMS: dict[str, dict] = {
         "induction_months": 12,
     },
     "mandatory": {
-        "package_courses": [3, 5],  # 必修 online courses published each January
+        "package_courses": [3, 6],  # 必修 online courses published each January (at most)
+        "package_total": 22.0,  # hours of the yearly package (courses added until reached)
         "package_core_topics": [0, 1],  # 理想信念, 党性修养 (plus one other topic)
         "package_mode_share": [0.7, 0.3],  # 网络, 移动
         "package_teacher_share": 0.7,  # the others are recorded lectures without a teacher
@@ -212,13 +213,60 @@ REALISM_PARAMS: dict[str, dict] = {
         "partial_zero_share": 0.3,  # of non-completers: never opened it (progress 0)
         "effective_beta": [3.0, 2.5],  # effective learning share of package hours
         "mandatory_class_share": 0.25,  # other rollcall classes marked 必修 (主体班)
-        # year-end rush: short of network hours on 1 November / 1 December, a cadre rushes with
-        # probability rush_p[month] * diligence and takes online courses to cover the deficit
-        "rush_p": [0.15, 0.4],
-        "rush_cover": [0.5, 1.0],  # share of the deficit covered in November, December
+        # year-end rush: on 1 November a cadre decides to rush this year (P(engaged), rush_base);
+        # one who did and is short of network hours on 1 November / 1 December rushes with
+        # probability rush_p[month] and takes online courses to cover the deficit
+        "rush_p": [0.3, 1.0],
+        "rush_cover": [1.0, 1.0],  # share of the deficit covered in November, December
         "rush_effective": [0.03, 0.2],
-        "rush_max_courses": 6,
+        "rush_max_courses": 10,
+        "rush_margin": 4.0,  # hours a rushing cadre takes beyond the deficit (to be safe)
         "rush_last_days": 16,  # December's rush falls in the last days of the year
+        "rush_base": 4.5,
+        "rush_hours_power": 2.0,  # rushing cadres pick long courses: weight hours ** power
+        # 必修 package courses are 专题 of a few hours: hour choices per mode (网络, 移动)
+        "package_hours": [[4.0, 6.0, 8.0], [2.0, 3.0, 4.0]],
+        # --- the training plan (plan.py) ---
+        # engagement = logit(diligence) - diligence_mean + unit culture + the year's workload
+        #   - move_disruption for move_disruption_days after a promotion or transfer;
+        # P(engaged) in one decision = sigmoid(its base + engagement_slope * engagement)
+        "engagement_slope": 3.0,
+        "habit": 0.95,  # correlation of a cadre's draws to attend a class or rush, across events
+        "procrastination": 2.0,  # the less engaged study assigned courses later
+        "package_base": 2.5,  # completing a package course
+        "culture_sd": 0.6,
+        "workload_sd": 0.2,
+        "heavy_year_share": 0.1,  # cadre-years of heavy workload
+        "heavy_year_shift": 1.0,
+        "move_disruption": 1.0,
+        "move_disruption_days": 180,
+        "attend_base": 4.5,  # coming to a plan class when called
+        "plan_partial": 0.3,  # P(miss part of a session) = plan_partial * (1 - P(engaged))
+        "plan_rate": 0.3,  # completed sessions of plan classes rated
+        "plan_propensity": 0.5,  # weight of the rollcall log-propensity in the plan's calls
+        "plan_behind": 8.0,  # weight of the share of the rule's hours behind pace
+        "hours_per_day": 8.0,  # in-person class hours a day
+        "session_hours_power": 3.0,  # a plan class picks courses with weight hours ** power
+        # 网络专题班: every cadre in service, one a year, a few of the year's online 专题 courses
+        "online_courses_per_year": 10,
+        "online_course_hours": [4.0, 6.0, 8.0],
+        "online_class_cadres": 2500,  # cadres of the units of one class
+        "online_class_hours": 18.0,  # courses are added until a class holds this many hours
+        "online_start": [3, 1],  # (month, day): first and last start of the year's classes
+        "online_last_start": [9, 1],
+        "online_days": [45, 91],
+        "online_base": 3.0,  # completing a course of a 网络专题班
+        # 乡科级 unit 集中轮训班 and 县处级 classes: seats per cadre a year, hours, capacity
+        "township_seats": 1.3,
+        "township_capacity": [50, 100],
+        "township_class_hours": [64.0, 96.0],
+        "county_seats": 2.3,
+        "county_capacity": [40, 60],
+        "county_long_share": 0.3,  # of the seats: 进修班 (with exams)
+        "county_long_hours": [100.0, 180.0],
+        "county_short_hours": [24.0, 60.0],
+        "county_long_days": 10,  # a county class this long or longer is a 进修班
+        "county_anchor_year": 2023,  # the 5-year periods: 2023-2027, ...
     },
     "inflated_ratings": {
         # score = 1 + number of thresholds below the latent score (3 + truth + leniency + noise)
@@ -288,4 +336,5 @@ OBLIGATIONS_STREAM = 20_260_603
 EXAM_FORMATS_STREAM = 20_260_604
 GUESSING_STREAM = 20_260_605
 RECORDS_STREAM = 20_260_606
+PLAN_STREAM = 20_260_607
 NO_DAY = 2**40  # "never" as a day number that compares after every date (leave day, hire day)

@@ -10,6 +10,7 @@ from ganxun.features.obligations import (
     DEFAULT_RULES,
     appointment_training,
     compliance,
+    forecast_rows,
     hour_kinds,
     mandatory_courses,
     mandatory_due,
@@ -174,6 +175,14 @@ def test_compliance_prorates_a_promotion_and_counts_kinds(world):
     assert online["hours"] == 15.0  # K2 in the online class and the mandatory K3
     assert ("C3", "R-township-1y") not in got.index  # left: no obligation
     assert ("C1", "R-township-1y") not in got.index  # a 副处 now
+
+
+def test_the_forecast_reads_whether_the_last_window_was_met(world):
+    rules = DEFAULT_RULES.copy()
+    rules.loc[rules["kind"] == "网络", "min_hours"] = 12.0  # 2025: C4 had 15 online hours, C1 10
+    rows = forecast_rows({**world, "training_rules": rules}, "2026-03-01")
+    last = rows[rows["rule_id"] == "R-online-1y"].set_index("cadre_id")["last_window_met"]
+    assert last["C4"] == 1.0 and last["C1"] == 0.0
 
 
 def test_a_promotion_without_the_hours_is_due_within_twelve_months(world):

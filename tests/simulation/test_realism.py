@@ -198,12 +198,15 @@ def test_the_merged_unit_has_no_post_after_the_merger(tiny_real):
 
 
 def test_the_promoted_are_likely_but_not_certainly_called_within_a_year():
-    city = syn.generate("tiny", seed=3, realism=["careers", "mandatory"])
-    promotions = city.truth["promotions"]
-    end = pd.Timestamp(city.truth["params"]["end"])
-    full = promotions[promotions["promoted_on"] <= end - pd.Timedelta(days=365)]
-    called = (full["first_rollcall_on"] - full["promoted_on"]).dt.days <= 365
-    assert len(full) >= 10 and 0.4 <= called.mean() < 1.0
+    called = []  # a tiny city has a score of promotions: three seeds together
+    for seed in (3, 4, 5):
+        city = syn.generate("tiny", seed=seed, realism=["careers", "mandatory"])
+        promotions = city.truth["promotions"]
+        end = pd.Timestamp(city.truth["params"]["end"])
+        full = promotions[promotions["promoted_on"] <= end - pd.Timedelta(days=365)]
+        called.append((full["first_rollcall_on"] - full["promoted_on"]).dt.days <= 365)
+    called = pd.concat(called)
+    assert len(called) >= 30 and 0.4 <= called.mean() < 1.0
     classes = city.tables["classes"]
     induction = classes[classes["name"].str.contains("任职培训班")]
     assert len(induction) > 0 and induction["mandatory"].all()
