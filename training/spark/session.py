@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -93,6 +94,9 @@ def spark_session(
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    # py4j logs "Closing down clientserver connection" at INFO from __del__ at interpreter exit,
+    # when the log stream may be closed already (a "--- Logging error ---" traceback)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     return spark
 
 
