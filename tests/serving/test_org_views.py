@@ -246,16 +246,19 @@ def test_the_compulsory_package_comes_apart_from_the_recommendations(client, pre
 
 def test_rollcall_reasons_carry_the_forecast_and_the_report_counts_at_risk(client, predictor):
     classes = predictor.fitted.planning.tables["classes"]
-    class_id = classes.loc[classes["kind"] == "rollcall", "class_id"].iloc[-1]
-    body = client.post("/v1/rollcall", json={"class_id": class_id, "k": 300}).json()
-    report = {c["constraint"]: c for c in body["constraints"]}
-    assert "at_risk" in report
-    marked = [c for c in body["roster"] if any("预计不达标" in r for r in c["reasons"])]
-    assert report["at_risk"]["used"] == len(marked) > 0
     s = predictor.fitted.compliance.standing
     risky = set(s.loc[s["status"] == "有风险", "cadre_id"])
-    assert {c["cadre_id"] for c in marked} <= risky
-    assert report["at_risk"]["limit"] >= report["at_risk"]["used"]
+    used = 0
+    for class_id in classes.loc[classes["kind"] == "rollcall", "class_id"].iloc[-8:]:
+        body = client.post("/v1/rollcall", json={"class_id": class_id, "k": 300}).json()
+        report = {c["constraint"]: c for c in body["constraints"]}
+        assert "at_risk" in report
+        marked = [c for c in body["roster"] if any("预计不达标" in r for r in c["reasons"])]
+        assert report["at_risk"]["used"] == len(marked)
+        assert {c["cadre_id"] for c in marked} <= risky
+        assert report["at_risk"]["limit"] >= report["at_risk"]["used"]
+        used += len(marked)
+    assert used > 0  # some roster of the year's classes calls a cadre forecast to miss a rule
 
 
 # --- selection ------------------------------------------------------------------------------------
@@ -341,7 +344,8 @@ def test_completing_an_offjob_class_moves_a_cadre_from_at_risk_to_on_track(table
 
     asof = pd.Timestamp(predictor.fitted.asof)
     s = predictor.fitted.compliance.standing
-    risky = s[(s["kind"] == "脱产") & (s["status"] == "有风险")].sort_values("due")
+    # an off-job (脱产) class counts toward both the 脱产 and the 集中 rules
+    risky = s[s["kind"].isin(["脱产", "集中"]) & (s["status"] == "有风险")].sort_values("due")
     assert len(risky)
     row = risky.iloc[0]
     class_id, sess = _offjob_class(tables, row["due"])
