@@ -278,7 +278,8 @@ def test_the_year_end_rush_credits_hours_but_teaches_little(tiny_real):
     per_month = online.groupby(month)["hours"].sum() / online.groupby(month)["enrolled_on"].apply(
         lambda d: d.dt.to_period("M").nunique()
     )
-    assert per_month.loc[12] > 2.0 * per_month.drop([11, 12]).mean()
+    # the yearly plan delivers most hours now, so fewer cadres rush than when nothing was planned
+    assert per_month.loc[12] > 1.4 * per_month.drop([11, 12]).mean()
     effects = tiny_real.truth["enrollment_effects"]
     rush = effects[effects["rush"]]
     assert len(rush) > 0 and rush["effective_share"].max() <= 0.2
