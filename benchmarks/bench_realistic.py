@@ -17,7 +17,9 @@ the truth beside them. Validation figures (no truth needed, as on a real export)
 * ratings — within-rater pairwise order of the window's course scores, as predicted by the
   corrected course quality (a rater's own ranking is what inflation leaves intact);
 * rollcall — Spearman of the predicted gain with the measured pre/post gain (relative to the
-  class) of members of the window's classes.
+  class) of members of the window's classes: the gain model's own prediction
+  (``gain_spearman``) and the gain the benefit uses, times the learning speed
+  (``gain_speed_spearman``).
 
 Writes ``OUT/realistic-<stage>.json`` (default ``benchmarks/results``) and prints mean ± sd per
 figure.
@@ -82,6 +84,7 @@ HEADLINE = (
     "quality.staff.spearman",
     "ratings.within_rater_order",
     "rollcall.gain_spearman",
+    "rollcall.gain_speed_spearman",
 )
 
 
@@ -111,18 +114,21 @@ def within_rater_order(fitted, window: pd.DataFrame) -> float:
     return agree / total if total else float("nan")
 
 
-def rollcall_gain_spearman(fitted, tables: dict, start, end) -> float:
-    """Spearman of the predicted gain with measured relative gains of classes in [start, end)."""
+def rollcall_gain_spearman(fitted, tables: dict, start, end) -> tuple[float, float]:
+    """Spearman of predicted with measured relative gains of the classes in [start, end).
+
+    Two predictions: the gain model's alone, and the gain the benefit uses (times the cadre's
+    learning speed, 1 when ``rollcall.use_learning_speed`` is off) — so one run judges both.
+    """
     rr = fitted.planning.rollcall if fitted.planning else None
     if rr is None:
-        return float("nan")
-    window = {**tables}
-    gains = prepost_gains(window)
+        return float("nan"), float("nan")
+    gains = prepost_gains({**tables})
     gains = gains[(gains["start_on"] >= start) & (gains["start_on"] < end)]
     if gains.empty:
-        return float("nan")
+        return float("nan"), float("nan")
     gains = gains.assign(rel=gains["gain"] - gains.groupby("class_id")["gain"].transform("mean"))
-    preds, truth = [], []
+    preds, speeds, truth = [], [], []
     for cid, g in gains.groupby("class_id"):
         req = request_from_class(tables, cid)
         cand = rr.candidates(req, all_ranks=True).set_index("cadre_id")
@@ -130,11 +136,17 @@ def rollcall_gain_spearman(fitted, tables: dict, start, end) -> float:
         if len(known) < 3:
             continue
         p = cand.loc[known["cadre_id"], "predicted_gain"].to_numpy(float)
+        q = p * cand.loc[known["cadre_id"], "learning_speed"].to_numpy(float)
         preds.append(p - p.mean())
+        speeds.append(q - q.mean())
         truth.append(known["rel"].to_numpy(float))
     if not preds:
-        return float("nan")
-    return spearman(np.concatenate(preds), np.concatenate(truth))
+        return float("nan"), float("nan")
+    measured = np.concatenate(truth)
+    return (
+        spearman(np.concatenate(preds), measured),
+        spearman(np.concatenate(speeds), measured),
+    )
 
 
 def one_run(scale: str, seed: int, realism: bool, stage: str, overrides: list[str]) -> dict:
@@ -153,9 +165,9 @@ def one_run(scale: str, seed: int, realism: bool, stage: str, overrides: list[st
     metrics["ratings.within_rater_order"] = within_rater_order(
         fitted, ratings[ratings["rated_on"] >= cut]
     )
-    metrics["rollcall.gain_spearman"] = rollcall_gain_spearman(
-        fitted, upto, cut, cut + pd.DateOffset(months=6)
-    )
+    gain, with_speed = rollcall_gain_spearman(fitted, upto, cut, cut + pd.DateOffset(months=6))
+    metrics["rollcall.gain_spearman"] = gain
+    metrics["rollcall.gain_speed_spearman"] = with_speed
     metrics["validation_problems"] = n_problems
     metrics["seconds"] = time.perf_counter() - t0
     return metrics

@@ -62,7 +62,7 @@ from ganxun.models.retrieval import (
 )
 from ganxun.models.rollcall import RollcallRanker
 from ganxun.training.class_table import ClassTable, build_class_table
-from ganxun.training.config import KnowledgeConfig, QualityConfig, TrainConfig
+from ganxun.training.config import KnowledgeConfig, QualityConfig, RollcallConfig, TrainConfig
 from ganxun.training.records import RecordsState, build_records
 
 
@@ -517,8 +517,10 @@ def fit_planning(
     reserve: np.ndarray,
     asof: pd.Timestamp,
     seed: int = 0,
+    rollcall: RollcallConfig | None = None,
 ) -> PlanningState:
     """Fit the teacher and staff matchers and the rollcall ranker as of ``asof``."""
+    rc = rollcall or RollcallConfig()
     matrix = ReserveMatrix(reserve, cat.cadres, cat.topics)
     small = {name: tables[name] for name in PLANNING_TABLES}
     e = tables["enrollments"]
@@ -526,7 +528,7 @@ def fit_planning(
     return PlanningState(
         teacher=TeacherMatcher(random_state=seed).fit(tables, matrix, asof),
         staff=StaffMatcher(random_state=seed).fit(tables, matrix, asof),
-        rollcall=RollcallRanker().fit(tables, matrix, asof),
+        rollcall=RollcallRanker(**rc.model_dump()).fit(tables, matrix, asof),
         tables=small,
         reserve=matrix,
     )
@@ -863,6 +865,7 @@ def fit_all(
             knowledge.reserve,
             asof,
             config.seed,
+            config.rollcall,
         )
         if planning
         else None,

@@ -1,6 +1,7 @@
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,6 +106,23 @@ def test_config_file_and_command_line_overrides(tmp_path):
         load_config(None, ["knowledge.l2_theta=-1"])
     with pytest.raises(ValueError, match="KEY=VALUE"):
         load_config(None, ["knowledge.l2_theta"])
+
+
+def test_rollcall_settings_reach_the_ranker(tiny_city):
+    from ganxun.features.contracts import validate
+    from ganxun.features.split import before, default_split_date
+    from ganxun.training.config import load_config
+    from ganxun.training.fitting import build_catalog, fit_planning
+
+    tables = validate(tiny_city.tables).tables
+    split = default_split_date(tables)
+    at = before(tables, split)
+    config = load_config(None, ["rollcall.use_learning_speed=false", "rollcall.load_penalty=0.2"])
+    cat = build_catalog(at, split)
+    reserve = np.full((len(cat.cadres), len(cat.topics)), 0.5)
+    ranker = fit_planning(at, cat, reserve, split, rollcall=config.rollcall).rollcall
+    assert ranker.use_learning_speed is False and ranker.load_penalty == 0.2
+    assert ranker.obligation_weight == config.rollcall.obligation_weight
 
 
 def test_model_beats_popularity_on_the_tiny_city(trained):

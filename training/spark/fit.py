@@ -266,7 +266,7 @@ def fit_spark(
             if config.quality.rating_scale == "ridit"
             else small
         )
-        plans = fit_planning(rated, cat, knowledge.reserve, asof, config.seed)
+        plans = fit_planning(rated, cat, knowledge.reserve, asof, config.seed, config.rollcall)
     return Fitted(
         asof=asof,
         catalog=cat,
