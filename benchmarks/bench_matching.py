@@ -89,10 +89,12 @@ FIGURES = (
     "latency.teacher_plan.median_s",
     "latency.teacher_plan.p99_s",
 )
-#: Rosters of the rollcall table: the model, its ablation, baselines and the oracles / ceilings.
+#: Rosters of the rollcall table: the model (as configured: ``rollcall.*`` of the training config),
+#: the model with the learning speed (off by default since validation, docs §8), baselines and
+#: the oracles / ceilings.
 ROLLCALL_ROWS = (
     "model",
-    "model_without_learning_speed",
+    "model_with_learning_speed",
     "random",
     "oracle_without_learning_rate",
     "oracle_mastery_x_rate_regressed_on_prepost_exams",
@@ -465,7 +467,7 @@ def rollcall_bench(
             "oracle_mastery_x_rate_regressed_on_all_observed": blind * seen,
         }
         if ablation is not None:
-            other["model_without_learning_speed"] = (
+            other["model_with_learning_speed"] = (
                 ablation.candidates(req).set_index("cadre_id")["benefit"].reindex(cand["cadre_id"])
             ).to_numpy()
         got = {
@@ -648,13 +650,19 @@ def run(scale: str, seed: int, n_requests: int, max_sessions: int, repeats: int)
     reserve = ReserveMatrix(fitted.knowledge.reserve, fitted.catalog.cadres, fitted.catalog.topics)
     tm, timings["fit_teacher"] = timed(TeacherMatcher(random_state=seed).fit, train, reserve, T)
     sm, timings["fit_staff"] = timed(StaffMatcher(random_state=seed).fit, train, reserve, T)
-    rr, timings["fit_rollcall"] = timed(RollcallRanker(random_state=seed).fit, train, reserve, T)
-    plain = RollcallRanker(random_state=seed, use_learning_speed=False).fit(train, reserve, T)
+    settings = TrainConfig(seed=seed).rollcall.model_dump()
+    rr, timings["fit_rollcall"] = timed(
+        RollcallRanker(random_state=seed, **settings).fit, train, reserve, T
+    )
+    fast = RollcallRanker(random_state=seed, **{**settings, "use_learning_speed": True})
+    with_speed = fast.fit(train, reserve, T)
     teacher, timings["teacher_bench"] = timed(
         teacher_plan_bench, city, tm, reserve, T, max_sessions
     )
     staff, timings["staff_bench"] = timed(staff_plan_bench, city, sm, reserve, T)
-    roll, timings["rollcall_bench"] = timed(rollcall_bench, city, rr, T, n_requests, seed, plain)
+    roll, timings["rollcall_bench"] = timed(
+        rollcall_bench, city, rr, T, n_requests, seed, with_speed
+    )
     lat, timings["latency_bench"] = timed(latency, city, rr, tm, reserve, T, max_sessions, repeats)
     return {
         "scale": scale,
