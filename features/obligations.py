@@ -365,6 +365,7 @@ FORECAST_FEATURES: tuple[str, ...] = (
     "offer_ratio",
     "last_window_met",
     "rank_level",
+    "completion_rate",
 )
 
 
@@ -408,8 +409,10 @@ def forecast_rows(
     projected over the rest of the window against what is still needed (``pace_ratio``), the
     same for their unit's cadres on the rule (``unit_pace_ratio``, a median), the hours of
     classes already published for the rest of the window that the cadre's rank may attend and
-    that count toward the rule (``offer_ratio``), whether the previous window was met, and the
-    rank level.
+    that count toward the rule (``offer_ratio``), whether the previous window was met, the
+    rank level, and the share of the cadre's enrolments of the last 365 days completed by ``at``
+    (``completion_rate``, 0.5 with none: engagement, which pace alone misses when a cadre's hours
+    come in a few large blocks).
     """
     from ganxun.features.careers import posts_at
 
@@ -450,7 +453,16 @@ def forecast_rows(
         out.append(r)
     frame = pd.concat(out).sort_index()
     frame["rank_level"] = rank.map({r: i for i, r in enumerate(RANKS)}).astype(float)
+    frame["completion_rate"] = frame["cadre_id"].map(_completion_rate(tables, at)).fillna(0.5)
     return frame.reset_index(drop=True)
+
+
+def _completion_rate(tables: dict[str, pd.DataFrame], at: pd.Timestamp) -> pd.Series:
+    """Per cadre: share of the enrolments of the 365 days before ``at`` completed before ``at``."""
+    e = tables["enrollments"]
+    recent = e[(e["enrolled_on"] < at) & (e["enrolled_on"] >= at - pd.Timedelta(days=365))]
+    done = recent["completed_on"].notna() & (recent["completed_on"] < at)
+    return done.groupby(recent["cadre_id"]).mean().astype(float)
 
 
 def forecast_training_rows(

@@ -3,11 +3,11 @@
 :class:`ComplianceForecaster` is a logistic regression over the standing of a (cadre, rule) pair
 at a date (:data:`ganxun.features.obligations.FORECAST_FEATURES`: hours done and still needed, the
 share of the period gone, the cadre's and their unit's recent pace projected over the rest of the
-period, the classes already published for it, last period's outcome, rank), learned from past
-periods at several points of each. A logistic model keeps the probabilities calibrated (the run
-report draws the calibration curve) and its coefficients readable; with no past period to learn
-from, it falls back on the pace projection alone (a rule nobody can learn yet is forecast from the
-cadre's own pace).
+period, the classes already published for it, last period's outcome, rank, the share of their
+recent enrolments they completed), learned from past periods at several points of each. A
+logistic model keeps the probabilities calibrated (the run report draws the calibration curve)
+and its coefficients readable; with no past period to learn from, it falls back on the pace
+projection alone (a rule nobody can learn yet is forecast from the cadre's own pace).
 """
 
 from __future__ import annotations

@@ -214,3 +214,21 @@ def test_default_rules_follow_the_2023_regulation():
     assert rules.loc["R-county-5y", ["min_hours", "kind"]].tolist() == [550.0, "脱产"]
     assert rules.loc["R-township-1y", ["min_hours", "kind"]].tolist() == [90.0, "集中"]
     assert np.array_equal(rules["after_promotion_months"].fillna(0).to_numpy(), [12, 12, 0])
+
+
+def test_the_forecast_reads_how_much_of_a_cadres_recent_enrolments_they_completed(world):
+    at = pd.Timestamp("2026-03-01")
+    e = world["enrollments"]
+    recent = e[(e["enrolled_on"] < at) & (e["enrolled_on"] >= at - pd.Timedelta(days=365))]
+    done = recent["completed_on"].notna() & (recent["completed_on"] < at)
+    cadre = done.groupby(recent["cadre_id"]).mean().idxmax()
+    mine = recent[recent["cadre_id"] == cadre]
+    expected = float((mine["completed_on"].notna() & (mine["completed_on"] < at)).mean())
+    assert expected > 0
+    rows = forecast_rows(world, at).set_index("cadre_id")
+    assert rows.loc[[cadre], "completion_rate"].eq(expected).all()
+    # a cadre who stops completing what they enrol in reads as less engaged
+    dropped = e.assign(completed_on=e["completed_on"].where(e["cadre_id"] != cadre))
+    again = forecast_rows({**world, "enrollments": dropped}, at).set_index("cadre_id")
+    assert (again.loc[[cadre], "completion_rate"] == 0.0).all()
+    assert rows["completion_rate"].between(0, 1).all()
