@@ -42,6 +42,7 @@ TESTED = {
     "bench_recommend_oracle.py": "test_recommend_oracle_quick",
     "bench_schedule_horizon.py": "test_schedule_horizon_quick",
     "bench_realistic.py": "test_realistic_quick",
+    "bench_knowledge_settings.py": "test_knowledge_settings_quick",
     "bench_spark.py": "test_spark_quick",
     "bench_selection.py": "test_selection_quick",
     "run.py": "test_run_quick_summary",
@@ -137,6 +138,16 @@ def test_realistic_quick(tmp_path):
     written = json.loads((tmp_path / "realistic-validation.json").read_text())
     check(bench_realistic, result, written)
     assert result["stage"] == "validation" and len(result["on"]["runs"]) == 1
+
+
+def test_knowledge_settings_quick(tmp_path):
+    import bench_knowledge_settings
+
+    result = bench_knowledge_settings.main(["--quick", "--out", str(tmp_path)])
+    written = json.loads((tmp_path / "knowledge_settings.json").read_text())
+    check(bench_knowledge_settings, result, written)
+    assert set(result["variants"]) == {"defaults", "prior_strength=3"}
+    assert result["best"] in result["variants"]
 
 
 def test_matching_quick(tmp_path):
