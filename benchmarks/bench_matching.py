@@ -49,7 +49,7 @@ from ganxun.features.contracts import RANKS
 from ganxun.features.history import learning_speed, prepost_gains, speed_prior
 from ganxun.features.split import before as split_before
 from ganxun.models.assignment import plan_staff, plan_teachers
-from ganxun.models.matching import StaffMatcher, TeacherMatcher
+from ganxun.models.matching import TeacherMatcher
 from ganxun.models.rollcall import (
     ClassRequest,
     InfeasibleRoster,
@@ -57,6 +57,7 @@ from ganxun.models.rollcall import (
     propose_roster,
     request_from_class,
 )
+from ganxun.models.staff_matching import StaffMatcher
 from ganxun.simulation import expected_gain, generate, true_staff_rating, true_teacher_rating
 from ganxun.simulation.choices import month_position
 from ganxun.simulation.learning import apply_rate, gain_rate

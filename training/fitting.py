@@ -48,7 +48,7 @@ from ganxun.models.course_sources import (
 from ganxun.models.diagnosis import LogisticDiagnosis
 from ganxun.models.knowledge import ExposureReserve
 from ganxun.models.layout import topic_year_hours, unit_reserve
-from ganxun.models.matching import StaffMatcher, TeacherMatcher
+from ganxun.models.matching import TeacherMatcher
 from ganxun.models.popularity import PeerPopularity
 from ganxun.models.quality import RatingQuality
 from ganxun.models.ranker import LambdaRanker
@@ -61,6 +61,7 @@ from ganxun.models.retrieval import (
     SegmentPopularityRetriever,
 )
 from ganxun.models.rollcall import RollcallRanker
+from ganxun.models.staff_matching import StaffMatcher
 from ganxun.training.class_table import ClassTable, build_class_table
 from ganxun.training.config import KnowledgeConfig, QualityConfig, RollcallConfig, TrainConfig
 from ganxun.training.records import RecordsState, build_records

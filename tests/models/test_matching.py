@@ -15,7 +15,8 @@ from ganxun.features.cohorts import (
 )
 from ganxun.features.matcher_features import teacher_training_rows
 from ganxun.models.assignment import REASONS, plan_staff, plan_teachers
-from ganxun.models.matching import StaffMatcher, TeacherMatcher, rater_leniency
+from ganxun.models.matching import TeacherMatcher, rater_leniency
+from ganxun.models.staff_matching import StaffMatcher
 from ganxun.simulation import true_staff_rating, true_teacher_rating
 
 

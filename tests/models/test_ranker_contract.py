@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from ganxun.models.choice_model import ChoiceRetriever, fit_choice_factors
-from ganxun.models.matching import Ranked, StaffMatcher, TeacherMatcher
+from ganxun.models.matching import Ranked, TeacherMatcher
 from ganxun.models.popularity import PeerPopularity
 from ganxun.models.ranker import LambdaRanker
 from ganxun.models.recommender import TwoStageRecommender
@@ -32,6 +32,7 @@ from ganxun.models.retrieval import (
     SegmentPopularityRetriever,
 )
 from ganxun.models.rollcall import ClassRequest, RollcallRanker
+from ganxun.models.staff_matching import StaffMatcher
 from tests.models.toy_data import checkerboard, order_stamps
 
 # --- user -> items --------------------------------------------------------------------------------
