@@ -8,9 +8,6 @@ Chinese, with names where the data has them and no raw JSON, every non-local req
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 
 import pandas as pd
 import pytest
@@ -26,33 +23,9 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def live_real(trained_real):
     """The realistic tiny bundle served by uvicorn on a free loopback port, plus an org key."""
-    import uvicorn
+    from tests.serving.conftest import serve_live
 
-    from ganxun.serving.app import create_app
-    from ganxun.serving.settings import Settings
-    from tests.serving.conftest import key_for
-
-    _, artifacts = trained_real
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(Settings(artifacts=artifacts)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}", key_for(artifacts)
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_live(trained_real[1])
 
 
 @pytest.fixture(scope="module")

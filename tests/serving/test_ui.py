@@ -1,9 +1,6 @@
 """The org-staff pages in headless Chromium: charts drawn, tables filled (marker ``browser``)."""
 
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
@@ -17,33 +14,9 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def live(trained):
     """The app served by uvicorn on a free loopback port, plus an org key."""
-    import uvicorn
+    from tests.serving.conftest import serve_live
 
-    from ganxun.serving.app import create_app
-    from ganxun.serving.settings import Settings
-    from tests.serving.conftest import key_for
-
-    _, artifacts = trained
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(Settings(artifacts=artifacts)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}", key_for(artifacts)
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_live(trained[1])
 
 
 @pytest.fixture(scope="module")
