@@ -366,6 +366,10 @@ FORECAST_FEATURES: tuple[str, ...] = (
     "last_window_met",
     "rank_level",
     "completion_rate",
+    "open_share",
+    "pace90_ratio",
+    "last_window_ratio",
+    "same_point_last",
 )
 
 
@@ -412,7 +416,13 @@ def forecast_rows(
     that count toward the rule (``offer_ratio``), whether the previous window was met, the
     rank level, and the share of the cadre's enrolments of the last 365 days completed by ``at``
     (``completion_rate``, 0.5 with none: engagement, which pace alone misses when a cadre's hours
-    come in a few large blocks).
+    come in a few large blocks). The rest read habits a real platform's records show: the share
+    of the last 180 days' enrolments still open at ``at`` (``open_share``, 0.5 with none: a
+    backlog of started courses), the last 90 days' pace projected like ``pace_ratio``
+    (``pace90_ratio``: momentum), and the hours of the previous window of the same length
+    against the requirement, over all of it (``last_window_ratio``) and up to the same point of
+    it (``same_point_last``: a cadre who leaves the hours to the year end did so last year too),
+    both capped at 3.
     """
     from ganxun.features.careers import posts_at
 
@@ -424,6 +434,7 @@ def forecast_rows(
     recent = hours[
         (hours["credited_on"] < at) & (hours["credited_on"] >= at - pd.Timedelta(days=365))
     ]
+    recent90 = recent[recent["credited_on"] >= at - pd.Timedelta(days=90)]
     post = posts_at(tables, at, base["cadre_id"].unique())
     unit = base["cadre_id"].map(post.set_index("cadre_id")["unit_id"])
     rank = base["cadre_id"].map(post.set_index("cadre_id")["rank"])
@@ -439,6 +450,8 @@ def forecast_rows(
         r["share_done"] = rows["hours"] / np.maximum(rows["required"], 1.0)
         r["remaining_need"] = rows["due"] / np.maximum(rows["required"], 1.0)
         r["pace_ratio"] = np.minimum(projected / need, 5.0)
+        pace90 = rows["cadre_id"].map(recent90.groupby("cadre_id")[kind].sum()).fillna(0.0)
+        r["pace90_ratio"] = np.minimum(pace90.to_numpy(float) * left_days / 90.0 / need, 5.0)
         r["unit_pace_ratio"] = r["pace_ratio"].groupby(unit[rows.index]).transform("median")
         offered = _offered_hours(tables, at, end, class_kinds)
         key = pd.MultiIndex.from_arrays([rank[rows.index], pd.Series(kind, index=rows.index)])
@@ -450,10 +463,17 @@ def forecast_rows(
         previous = compliance(tables, last_moment, rows["cadre_id"], hours)
         prev = previous[previous["rule_id"] == rule_id].set_index("cadre_id")["met"]
         r["last_window_met"] = rows["cadre_id"].map(prev).astype(float)
+        span = end - start
+        required = np.maximum(rows["required"].to_numpy(float), 1.0)
+        for col, upto in (("last_window_ratio", start), ("same_point_last", at - span)):
+            past = hours[(hours["credited_on"] >= start - span) & (hours["credited_on"] < upto)]
+            done = rows["cadre_id"].map(past.groupby("cadre_id")[kind].sum()).fillna(0.0)
+            r[col] = np.minimum(done.to_numpy(float) / required, 3.0)
         out.append(r)
     frame = pd.concat(out).sort_index()
     frame["rank_level"] = rank.map({r: i for i, r in enumerate(RANKS)}).astype(float)
     frame["completion_rate"] = frame["cadre_id"].map(_completion_rate(tables, at)).fillna(0.5)
+    frame["open_share"] = frame["cadre_id"].map(_open_share(tables, at)).fillna(0.5)
     return frame.reset_index(drop=True)
 
 
@@ -463,6 +483,14 @@ def _completion_rate(tables: dict[str, pd.DataFrame], at: pd.Timestamp) -> pd.Se
     recent = e[(e["enrolled_on"] < at) & (e["enrolled_on"] >= at - pd.Timedelta(days=365))]
     done = recent["completed_on"].notna() & (recent["completed_on"] < at)
     return done.groupby(recent["cadre_id"]).mean().astype(float)
+
+
+def _open_share(tables: dict[str, pd.DataFrame], at: pd.Timestamp) -> pd.Series:
+    """Per cadre: share of the enrolments of the 180 days before ``at`` not completed by ``at``."""
+    e = tables["enrollments"]
+    recent = e[(e["enrolled_on"] < at) & (e["enrolled_on"] >= at - pd.Timedelta(days=180))]
+    still_open = recent["completed_on"].isna() | (recent["completed_on"] >= at)
+    return still_open.groupby(recent["cadre_id"]).mean().astype(float)
 
 
 def forecast_training_rows(

@@ -1,13 +1,16 @@
 """Hour-rule forecast (学时达标预测): will a cadre meet a rule by the end of its period.
 
-:class:`ComplianceForecaster` is a logistic regression over the standing of a (cadre, rule) pair
-at a date (:data:`ganxun.features.obligations.FORECAST_FEATURES`: hours done and still needed, the
-share of the period gone, the cadre's and their unit's recent pace projected over the rest of the
-period, the classes already published for it, last period's outcome, rank, the share of their
-recent enrolments they completed), learned from past periods at several points of each. A
-logistic model keeps the probabilities calibrated (the run report draws the calibration curve)
-and its coefficients readable; with no past period to learn from, it falls back on the pace
-projection alone (a rule nobody can learn yet is forecast from the cadre's own pace).
+:class:`ComplianceForecaster` is a gradient-boosted classifier (LightGBM, log-loss, so its
+probabilities stay calibrated: the run report draws the calibration curve) over the standing of a
+(cadre, rule) pair at a date (:data:`ganxun.features.obligations.FORECAST_FEATURES`: hours done and
+still needed, the share of the period gone, the cadre's and their unit's recent pace projected
+over the rest of the period, the classes already published for it, last period's outcome and
+habits, rank, engagement), learned from past periods at several points of each. The boosted form
+was chosen on the validation cut-off (docs/BENCHMARKS.md §8): the habits interact (a cadre behind
+on hours with a backlog of open courses is not the same as one behind who rushed and met last
+year), which a logistic regression cannot express. With few training rows it is a logistic
+regression; with no past period to learn from, it falls back on the pace projection alone (a rule
+nobody can learn yet is forecast from the cadre's own pace).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from sklearn.utils.validation import check_is_fitted
 from ganxun.features.obligations import FORECAST_FEATURES
 
 
-def _design(rows: pd.DataFrame) -> np.ndarray:
+def _design(rows: pd.DataFrame, features=FORECAST_FEATURES) -> np.ndarray:
     """Model inputs: ratios clipped and log-scaled, missing last-period outcomes as 0.5."""
-    x = rows[list(FORECAST_FEATURES)].astype(float).copy()
-    for c in ("pace_ratio", "unit_pace_ratio", "offer_ratio"):
-        x[c] = np.log1p(x[c].clip(lower=0.0))
+    x = rows[list(features)].astype(float).copy()
+    for c in ("pace_ratio", "unit_pace_ratio", "offer_ratio", "pace90_ratio"):
+        if c in x:
+            x[c] = np.log1p(x[c].clip(lower=0.0))
     x["last_window_met"] = x["last_window_met"].fillna(0.5)
     x["rank_level"] = x["rank_level"].fillna(x["rank_level"].median() if len(x) else 0.0)
     return x.fillna(0.0).to_numpy()
@@ -40,18 +44,41 @@ class ComplianceForecaster(BaseEstimator):
         Inverse L2 strength of the logistic regression.
     min_rows : int
         Below this many training rows (or with one outcome only) the model is the pace rule.
+    boosted_rows : int
+        From this many training rows on, the model is LightGBM; below, the logistic regression.
+    n_estimators, learning_rate, num_leaves, min_child_samples :
+        LightGBM settings (``min_child_samples`` is capped at a twentieth of the rows).
+    random_state : int
 
     Attributes
     ----------
-    model_ : LogisticRegression or None
+    model_ : LGBMClassifier, LogisticRegression or None
+    features_ : tuple of str
+        The feature columns the model reads (those of the version that fitted it).
     n_training_rows_ : int
     met_rate_ : float
         Share of training rows that were met.
     """
 
-    def __init__(self, C: float = 1.0, min_rows: int = 50):
+    def __init__(
+        self,
+        C: float = 1.0,
+        min_rows: int = 50,
+        boosted_rows: int = 2000,
+        n_estimators: int = 300,
+        learning_rate: float = 0.03,
+        num_leaves: int = 15,
+        min_child_samples: int = 200,
+        random_state: int = 0,
+    ):
         self.C = C
         self.min_rows = min_rows
+        self.boosted_rows = boosted_rows
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.random_state = random_state
 
     def fit(self, rows: pd.DataFrame, met) -> ComplianceForecaster:
         """Learn from past standings ``rows`` and whether each was met by its period's end."""
@@ -61,8 +88,23 @@ class ComplianceForecaster(BaseEstimator):
         self.n_training_rows_ = len(y)
         self.met_rate_ = float(y.mean()) if len(y) else 0.5
         self.model_ = None
+        self.features_ = tuple(FORECAST_FEATURES)
         if len(y) >= self.min_rows and 0 < y.sum() < len(y):
-            self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(_design(rows), y)
+            x = _design(rows, self.features_)
+            if len(y) >= self.boosted_rows:
+                from lightgbm import LGBMClassifier
+
+                self.model_ = LGBMClassifier(
+                    n_estimators=self.n_estimators,
+                    learning_rate=self.learning_rate,
+                    num_leaves=self.num_leaves,
+                    min_child_samples=max(5, min(self.min_child_samples, len(y) // 20)),
+                    random_state=self.random_state,
+                    n_jobs=1,
+                    verbose=-1,
+                ).fit(x, y)
+            else:
+                self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(x, y)
         return self
 
     def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
@@ -72,7 +114,9 @@ class ComplianceForecaster(BaseEstimator):
             return np.zeros(0)
         done = rows["due"].to_numpy(float) <= 0
         if self.model_ is not None:
-            p = self.model_.predict_proba(_design(rows))[:, 1]
+            # bundles fitted before the habit features read the nine columns they knew
+            features = getattr(self, "features_", FORECAST_FEATURES[:9])
+            p = self.model_.predict_proba(_design(rows, features))[:, 1]
         else:  # the pace rule: the projected hours against what is still needed
             margin = np.log(np.maximum(rows["pace_ratio"].to_numpy(float), 1e-3))
             p = 1.0 / (1.0 + np.exp(-4.0 * margin))

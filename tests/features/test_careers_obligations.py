@@ -232,3 +232,22 @@ def test_the_forecast_reads_how_much_of_a_cadres_recent_enrolments_they_complete
     again = forecast_rows({**world, "enrollments": dropped}, at).set_index("cadre_id")
     assert (again.loc[[cadre], "completion_rate"] == 0.0).all()
     assert rows["completion_rate"].between(0, 1).all()
+
+
+def test_the_forecast_reads_last_years_habit_and_the_open_backlog(world):
+    rules = DEFAULT_RULES.copy()
+    rules.loc[rules["kind"] == "网络", "min_hours"] = 12.0
+    tables = {**world, "training_rules": rules}
+    rows = forecast_rows(tables, "2026-04-01")
+    online = rows[rows["rule_id"] == "R-online-1y"].set_index("cadre_id")
+    # C4's 2025 online hours: K3 (5, done 2025-03-02) and K2 (10, done 2025-04-20)
+    assert online.loc["C4", "last_window_ratio"] == pytest.approx(15 / 12)
+    # by the same point of 2025 (365 days before 2026-04-01) only K3 was done
+    assert online.loc["C4", "same_point_last"] == pytest.approx(5 / 12)
+    assert rows[["last_window_ratio", "same_point_last"]].le(3.0).all().all()
+    # K2, enrolled 2025-04-02, was still open on 2025-04-10; C2 never finished K3
+    spring = forecast_rows(tables, "2025-04-10").set_index("cadre_id")
+    assert spring.loc[["C4"], "open_share"].eq(1 / 3).all()
+    assert spring.loc[["C2"], "open_share"].eq(1.0).all()
+    summer = forecast_rows(tables, "2025-06-01").set_index("cadre_id")
+    assert summer.loc[["C4"], "open_share"].eq(0.0).all()

@@ -45,3 +45,16 @@ def test_status_words():
     assert got.tolist() == ["已达标", "有风险", "有风险"]
     assert status(np.array([0.9]), np.array([5]), "2026-01-01", "2025-06-01")[0] == "进度正常"
     assert status(np.array([0.9]), np.array([5]), "2025-01-01", "2025-06-01")[0] == "已逾期"
+
+
+def test_with_many_past_standings_the_forecast_is_boosted_and_still_reads_pace():
+    rows, met = _rows(3000)
+    model = ComplianceForecaster().fit(rows, met)
+    assert type(model.model_).__name__ == "LGBMClassifier"
+    assert model.features_ == tuple(FORECAST_FEATURES)
+    test, truth = _rows(2000, seed=1)
+    from sklearn.metrics import roc_auc_score
+
+    p = model.predict_proba(test)
+    assert roc_auc_score(truth, p) > 0.75
+    assert 0.0 <= p.min() and p.max() <= 1.0
