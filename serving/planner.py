@@ -122,7 +122,7 @@ class Planner:
 
     def rollcall_with_pool(self, request: ClassRequest, k: int) -> tuple:
         """:meth:`rollcall` and, last, every candidate (for the roster's equity report)."""
-        roster, report, pool = self.state.rollcall.propose(request)
+        roster, report, pool = self.state.rollcall.propose(request, explain_top=k)
         if self.at_risk:
             kinds = tuple(getattr(request, "hour_kinds", ()) or ())
             risky = {c for c, kind in self.at_risk if kind in kinds}
@@ -146,15 +146,14 @@ class Planner:
         if frame.empty or "reasons" not in frame or not risky:
             return frame
         frame = frame.copy()
-        frame["reasons"] = [
-            [
-                f"{r}，预计不达标"
-                if cadre in risky and "尚缺" in r and not r.startswith("任职培训")
-                else r
-                for r in reasons
+        hit = frame["cadre_id"].astype(str).isin(risky).to_numpy()
+        marked = frame["reasons"].to_numpy(object).copy()
+        for j in np.flatnonzero(hit):  # only the at-risk rows: a city pool is 10,000 rows
+            marked[j] = [
+                f"{r}，预计不达标" if "尚缺" in r and not r.startswith("任职培训") else r
+                for r in marked[j]
             ]
-            for cadre, reasons in zip(frame["cadre_id"].astype(str), frame["reasons"], strict=True)
-        ]
+        frame["reasons"] = marked
         return frame
 
 

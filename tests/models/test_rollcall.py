@@ -100,6 +100,20 @@ def test_candidates_carry_plain_reasons(early):
     assert gap["reasons"][0] == f"缺口：法治素养 {round(gap['gap'] * 100)} 分"
 
 
+def test_a_roster_explained_lazily_says_the_same_as_one_explained_in_full(early):
+    *_, model = early
+    req = ClassRequest({"TP03": 0.7, "TP05": 0.3}, ("副科", "正科"), capacity=6, unit_quotas={})
+    roster, report, cand = model.propose(req)
+    lazy_roster, lazy_report, lazy = model.propose(req, explain_top=4)
+    assert lazy_roster["cadre_id"].tolist() == roster["cadre_id"].tolist()
+    assert lazy_roster["reasons"].tolist() == roster["reasons"].tolist()
+    assert lazy_report == report
+    assert lazy["reasons"].head(4).tolist() == cand["reasons"].head(4).tolist()
+    assert all(len(r) == 0 for r in lazy["reasons"].iloc[4:])
+    assert list(lazy.columns) == list(cand.columns)
+    assert "reasons" not in model.candidates(req, explain=False)
+
+
 def test_request_validation(early):
     *_, model = early
     with pytest.raises(ValueError, match="unknown topic"):
@@ -185,6 +199,38 @@ def test_roster_never_breaks_a_constraint():
             if r["constraint"] == "unit_quota":
                 assert r["used"] <= r["limit"]
     assert 5 < raised < 95  # the random requests cover both outcomes
+
+
+def test_roster_is_the_best_of_every_feasible_subset_on_small_pools():
+    """The greedy solver against exhaustive search (the reference above is a greedy too)."""
+    from itertools import combinations
+
+    for seed in range(40):
+        rng = np.random.default_rng(1000 + seed)
+        n = int(rng.integers(3, 11))
+        cand = pd.DataFrame(
+            {
+                "cadre_id": [f"C{i}" for i in range(n)],
+                "unit_id": rng.choice(["U1", "U2", "U3"], n),
+                "rank": "副科",
+                "benefit": rng.normal(0.0, 1.0, n),  # negative benefits too
+                "recent_hours": 0.0,
+            }
+        )
+        quotas = {"U1": int(rng.integers(0, 3)), "U2": int(rng.integers(1, 4))}
+        capacity = int(rng.integers(1, n + 1))
+        best = -np.inf
+        for pick in combinations(range(n), capacity):
+            counts = Counter(cand["unit_id"].iloc[list(pick)])
+            if all(counts.get(u, 0) <= q for u, q in quotas.items()):
+                best = max(best, cand["benefit"].iloc[list(pick)].sum())
+        if not np.isfinite(best):
+            with pytest.raises(InfeasibleRoster):
+                propose_roster(cand, capacity=capacity, unit_quotas=quotas)
+            continue
+        roster, _ = propose_roster(cand, capacity=capacity, unit_quotas=quotas)
+        assert len(roster) == capacity
+        assert roster["benefit"].sum() == pytest.approx(best, abs=1e-9)
 
 
 def _frame(n=10, units=("U1", "U2"), rank="副科", hours=0.0):
