@@ -42,6 +42,7 @@ TESTED = {
     "bench_recommend_oracle.py": "test_recommend_oracle_quick",
     "bench_schedule_horizon.py": "test_schedule_horizon_quick",
     "bench_realistic.py": "test_realistic_quick",
+    "bench_compliance.py": "test_compliance_quick",
     "bench_knowledge_settings.py": "test_knowledge_settings_quick",
     "bench_spark.py": "test_spark_quick",
     "bench_selection.py": "test_selection_quick",
@@ -138,6 +139,16 @@ def test_realistic_quick(tmp_path):
     written = json.loads((tmp_path / "realistic-validation.json").read_text())
     check(bench_realistic, result, written)
     assert result["stage"] == "validation" and len(result["on"]["runs"]) == 1
+
+
+def test_compliance_quick(tmp_path):
+    import bench_compliance
+
+    result = bench_compliance.main(["--quick", "--out", str(tmp_path)])
+    written = json.loads((tmp_path / "compliance-test.json").read_text())
+    check(bench_compliance, result, written)
+    run = result["on"]["runs"][0]
+    assert 0.0 <= run["compliance.auc_6m"] <= 1.0 and run["compliance.rows_6m"] >= 20
 
 
 def test_knowledge_settings_quick(tmp_path):
