@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ganxun.features.contracts import RANKS
+from ganxun.features.vocab import ids_in
 
 #: The post columns of ``cadres`` that a post history overrides.
 POST_COLUMNS: tuple[str, ...] = ("unit_id", "rank", "category")
@@ -63,7 +64,7 @@ def posts_at(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.DataFram
     for c in POST_COLUMNS:
         out.loc[known, c] = last[c].to_numpy()[known]
     open_ = known & ~(last["to_on"].notna() & (last["to_on"] < at)).to_numpy()
-    with_history = out["cadre_id"].isin(set(posts["cadre_id"])).to_numpy()
+    with_history = ids_in(out["cadre_id"], posts["cadre_id"])
     # a cadre the post history does not mention keeps the cadres row and stays in service
     out["in_service"] = np.where(with_history, open_, True)
     return out
@@ -87,7 +88,7 @@ def service_dates(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         )
     posts = tables["cadre_posts"]
     g = posts.groupby("cadre_id")
-    open_any = g["to_on"].apply(lambda s: s.isna().any())
+    open_any = posts["to_on"].isna().groupby(posts["cadre_id"]).any()
     left = g["to_on"].max().where(~open_any)
     return pd.DataFrame({"hired_on": g["from_on"].min(), "left_on": left})
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ganxun.features.careers import has_posts, promotions
 from ganxun.features.contracts import HOUR_KINDS, RANKS
+from ganxun.features.vocab import ids_in
 
 #: First year of the multi-year rule periods (the national cadre training plan 2023–2027).
 PERIOD_ANCHOR_YEAR = 2023
@@ -116,7 +117,7 @@ def _rank_share(tables, cadre_ids: pd.Series, ranks: tuple, start, end) -> np.nd
         rank = cadre_ids.map(tables["cadres"].set_index("cadre_id")["rank"])
         return rank.isin(ranks).to_numpy(float)
     p = tables["cadre_posts"]
-    p = p[p["cadre_id"].isin(set(cadre_ids)) & p["rank"].isin(ranks)]
+    p = p[ids_in(p["cadre_id"], cadre_ids) & p["rank"].isin(ranks).to_numpy()]
     lo = p["from_on"].clip(lower=start)
     hi = p["to_on"].fillna(end).clip(upper=end)
     days = (hi - lo).dt.days.clip(lower=0)
@@ -124,7 +125,7 @@ def _rank_share(tables, cadre_ids: pd.Series, ranks: tuple, start, end) -> np.nd
     total = max((end - start).days, 1)
     share = cadre_ids.map(held).fillna(0.0).to_numpy(float) / total
     # cadres the history does not mention: the cadres row decides
-    missing = ~cadre_ids.isin(set(tables["cadre_posts"]["cadre_id"])).to_numpy()
+    missing = ~ids_in(cadre_ids, tables["cadre_posts"]["cadre_id"])
     if missing.any():
         rank = cadre_ids[missing].map(tables["cadres"].set_index("cadre_id")["rank"])
         share[missing] = rank.isin(ranks).to_numpy(float)
@@ -257,7 +258,7 @@ def appointment_training(
     if promo.empty or rules.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     hours = kind_hours(tables) if hours is None else hours
-    hours = hours[hours["cadre_id"].isin(set(promo["cadre_id"]))]
+    hours = hours[ids_in(hours["cadre_id"], promo["cadre_id"])]
     frames = []
     for rule in rules.itertuples(index=False):
         pr = promo[promo["to_rank"].isin(tuple(rule.ranks))]
@@ -342,7 +343,10 @@ def mandatory_due(tables: dict[str, pd.DataFrame], at, cadre_ids=None) -> pd.Dat
     # one entry per course: a re-issue of a course already in the package is the same course
     package = package[~package["course_id"].map(group).duplicated()]
     e = tables["enrollments"]
-    done = e[e["completed_on"].notna() & (e["completed_on"] < at) & e["cadre_id"].isin(set(who))]
+    done = e[
+        (e["completed_on"].notna() & (e["completed_on"] < at)).to_numpy()
+        & ids_in(e["cadre_id"], who)
+    ]
     done_pairs = pd.DataFrame(
         {"cadre_id": done["cadre_id"], "group": done["course_id"].map(group)}
     ).drop_duplicates()
@@ -561,7 +565,7 @@ def published_classes(tables: dict[str, pd.DataFrame], at, end=None) -> pd.DataF
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     sess = tables["class_sessions"]
-    sess = sess[sess["class_id"].isin(set(out["class_id"]))]
+    sess = sess[ids_in(sess["class_id"], out["class_id"])]
     hours = sess.merge(tables["courses"][["course_id", "hours"]], on="course_id")
     out["hours"] = out["class_id"].map(hours.groupby("class_id")["hours"].sum()).fillna(0.0)
     kinds = _class_kinds({**tables, "class_sessions": sess})

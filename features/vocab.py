@@ -36,3 +36,28 @@ class Vocabulary:
     def lookup(self, idx: Iterable[int] | np.ndarray) -> np.ndarray:
         """External ids at the given indices."""
         return self.ids_[np.asarray(idx, dtype=np.int64)]
+
+
+def ids_in(ids, among) -> np.ndarray:
+    """Boolean mask of which ``ids`` are among ``among`` (both array-likes of string ids).
+
+    ``Series.isin`` on pandas' string dtype walks the value set in Python (a quarter of a second
+    per call for a city's 20,000 cadres, and the hour rules make hundreds of such calls); Arrow's
+    hash join does it in milliseconds. Missing ids are never among anything.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = list(among) if isinstance(among, set | frozenset) else among
+
+    def strings(x):
+        if not isinstance(x, pd.Series | pd.Index):
+            x = np.asarray(x, dtype=object)
+        return pa.array(x, type=pa.string(), from_pandas=True)
+
+    try:
+        left, right = strings(ids), strings(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings: pandas' own way
+        return pd.Index(np.asarray(ids, dtype=object)).isin(np.asarray(values, dtype=object))
+    mask = pc.is_in(left, value_set=right, skip_nulls=True)
+    return mask.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
