@@ -49,6 +49,10 @@ def ids_in(ids, among) -> np.ndarray:
     import pyarrow.compute as pc
 
     values = list(among) if isinstance(among, set | frozenset) else among
+    if isinstance(getattr(ids, "dtype", None), pd.CategoricalDtype):  # test each category once
+        cat = pd.Categorical(ids)
+        known = ids_in(np.asarray(cat.categories, dtype=object), values)
+        return (cat.codes >= 0) & np.append(known, False)[cat.codes]
 
     def strings(x):
         if not isinstance(x, pd.Series | pd.Index):
