@@ -154,12 +154,15 @@ def _caps(value, n: int, name: str) -> np.ndarray:
     return np.floor(caps)
 
 
-def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper):
+def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper, slots=None):
     """Fill as many slots as possible, then maximise the total score given that count.
 
     The score-only optimum is tried first: when it fills as many slots as the count-only optimum
     it is also the best plan of that count, and the (slow) count-constrained solve is skipped;
     ``n_upper`` (slots with any eligible candidate) bounds the count, so reaching it ends early.
+    When a solve stops at the time limit, the plan is not left to the count-only solve (which
+    does not read the scores): it is improved by :func:`_repair` (``slots``: the slot of each
+    pair variable).
     """
     integrality = np.ones(n_vars)
     bounds = Bounds(np.zeros(n_vars), np.ones(n_vars))
@@ -175,7 +178,8 @@ def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper):
         count, integrality=integrality, bounds=bounds, constraints=[rows_fn()], options=opts
     )
     if most.x is None:
-        return (best.x if best.x is not None else np.zeros(n_vars)), "time_limit"
+        start = best.x if best.x is not None else np.zeros(n_vars)
+        return _repair(start, values, n_x, rows_fn(), slots), "time_limit"
     status = "optimal" if best.status == 0 and most.status == 0 else "time_limit"
     n_most = int(round(-most.fun))
     if best.x is not None and int((best.x[:n_x] > 0.5).sum()) >= n_most:
@@ -188,8 +192,50 @@ def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper):
         options=opts,
     )
     if both.x is None:
-        return most.x, "time_limit"
+        return _repair(most.x, values, n_x, rows_fn(), slots), "time_limit"
     return both.x, status if both.status == 0 else "time_limit"
+
+
+def _repair(x, values, n_x, constraint, slots) -> np.ndarray:
+    """Raise the score of a feasible plan without emptying a slot (after a solver time-out).
+
+    Only for plans whose rows are all "at most" rows with non-negative coefficients over the
+    pair variables (the staff plan; the teacher plan's auxiliaries make it return ``x`` as it
+    is). One greedy pass over the slots: a filled slot swaps to its best candidate that fits once
+    its own is taken out; an empty slot takes its best candidate that fits.
+    """
+    a = sp.csc_matrix(constraint.A)
+    if slots is None or a.shape[1] != n_x or (a.data < 0).any() or np.isfinite(constraint.lb).any():
+        return x
+    x = (np.asarray(x, dtype=float)[:n_x] > 0.5).astype(float)
+    values = np.asarray(values, dtype=float)
+    ub = np.asarray(constraint.ub, dtype=float) + 1e-9
+    use = a @ x
+
+    def fits(j: int) -> bool:
+        rows = a.indices[a.indptr[j] : a.indptr[j + 1]]
+        return bool((use[rows] + a.data[a.indptr[j] : a.indptr[j + 1]] <= ub[rows]).all())
+
+    def put(j: int, sign: float) -> None:
+        rows = a.indices[a.indptr[j] : a.indptr[j + 1]]
+        use[rows] += sign * a.data[a.indptr[j] : a.indptr[j + 1]]
+        x[j] = 1.0 if sign > 0 else 0.0
+
+    order = np.lexsort((-values, slots))  # per slot, best candidate first
+    first = np.searchsorted(slots[order], np.unique(slots))
+    groups = np.split(order, first[1:])
+    for group in groups:
+        held = group[x[group] > 0.5]
+        if len(held):
+            put(int(held[0]), -1.0)
+        for j in group:  # the best candidate that fits (the one held fits again at worst)
+            if fits(int(j)) and (not len(held) or values[j] >= values[held[0]]):
+                put(int(j), 1.0)
+                break
+        else:
+            if len(held):
+                put(int(held[0]), 1.0)
+    return x
 
 
 def _milp_assignment(s, ok, constraints, time_limit, mip_rel_gap):
@@ -217,7 +263,7 @@ def _milp_assignment(s, ok, constraints, time_limit, mip_rel_gap):
         return rows.constraint(n_vars)
 
     x, status = _solve_milp(
-        s[ps, pt], n_x, rows_fn, time_limit, n_vars, mip_rel_gap, len(np.unique(ps))
+        s[ps, pt], n_x, rows_fn, time_limit, n_vars, mip_rel_gap, len(np.unique(ps)), slots=ps
     )
     chosen = x[:n_x] > 0.5
     assignment[ps[chosen]] = pt[chosen]

@@ -338,3 +338,24 @@ def test_empty_batches_and_missing_tables_are_plain_answers(split, teacher_model
         StaffMatcher().predict_rating(["S0001"], COHORT)
     with pytest.raises(NotFittedError):
         TeacherMatcher().predict_rating(["T0001"], "TP01", COHORT)
+
+
+def test_a_staff_plan_cut_short_by_the_time_limit_still_reads_the_scores():
+    """Before: a time-out fell back to a plan that ignores the scores (or an empty one)."""
+    rng = np.random.default_rng(0)
+    n_c, n_s = 150, 40
+    start = pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 120, n_c), unit="D")
+    end = start + pd.to_timedelta(rng.integers(2, 20, n_c), unit="D")
+    s = rng.normal(3.0, 0.5, (n_c, n_s))
+    best = plan_staff(s, start, end, 1, time_limit=60)
+    short = plan_staff(s, start, end, 1, time_limit=1e-4)
+    assert best.status == "optimal" and short.status == "time_limit"
+    on, bon = short.assignment >= 0, best.assignment >= 0
+    assert on.sum() == bon.sum() == n_c  # every class still gets someone
+    got = s[np.flatnonzero(on), short.assignment[on]].sum()
+    assert got >= 0.97 * s[np.flatnonzero(bon), best.assignment[bon]].sum()
+    # never two overlapping classes for one person (the plan was checked on return, too)
+    for t in np.unique(short.assignment):
+        mine = np.flatnonzero(short.assignment == t)
+        for i, j in itertools.combinations(mine, 2):
+            assert end[i] < start[j] or end[j] < start[i]
