@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from fastapi import FastAPI
@@ -27,9 +29,35 @@ from ganxun.serving.routes import classlife as class_life_routes
 from ganxun.serving.settings import Settings
 from ganxun.serving.store import ModelStore
 from ganxun.training.bundle import BundleError
-from ganxun.training.database import default_url, load_events, make_engine
+from ganxun.training.database import default_url, load_events, make_engine, received_events
 
 log = logging.getLogger(__name__)
+
+#: How far back each poll re-reads the store: an event whose transaction committed late (its
+#: ``received_at`` is set before the commit) is still read; applied ids are skipped.
+SYNC_LOOKBACK = timedelta(seconds=60)
+
+
+def sync_events(engine, store: ModelStore, since: datetime) -> datetime:
+    """Apply to the live model the events stored since ``since`` (by any process); the next since.
+
+    Replicas share one database: each polls it so that an event posted to one is in the others'
+    answers within ``event_sync_seconds`` (see :class:`ganxun.serving.settings.Settings`). Events
+    are applied once each (:class:`ganxun.serving.online.OnlineOverlay` skips ids it has seen).
+    """
+    found, latest = received_events(engine, since)
+    for event in found:
+        store.apply(event)
+    return max(since, (latest or since) - SYNC_LOOKBACK)
+
+
+def _sync_loop(engine, store: ModelStore, every: float, stop: threading.Event) -> None:
+    since = datetime.now(UTC) - SYNC_LOOKBACK
+    while not stop.wait(every):
+        try:
+            since = sync_events(engine, store, since)
+        except Exception:  # a database blip must not end the loop; the next poll retries
+            log.exception("event sync failed; retrying in %.1f s", every)
 
 
 def create_app(settings: Settings | None = None, store: ModelStore | None = None) -> FastAPI:
@@ -57,7 +85,16 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
                 store.load_configured(settings)
             except BundleError as err:
                 log.error("no bundle loaded: %s", err)
+        stop = threading.Event()
+        if settings.event_sync_seconds > 0:
+            threading.Thread(
+                target=_sync_loop,
+                args=(engine, store, settings.event_sync_seconds, stop),
+                name="event-sync",
+                daemon=True,
+            ).start()
         yield
+        stop.set()
 
     app = FastAPI(
         title="ganxun 干训",

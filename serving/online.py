@@ -3,7 +3,9 @@
 A completion makes the course disappear from the cadre's recommendations at once and adds its
 hours to the cadre's exposure; an exam answer updates the cadre's reserve on the item's topics.
 The overlay belongs to one predictor: on reload a new overlay replays the stored events that
-happened after the new bundle's cut-off, and the next retrain absorbs them all.
+happened after the new bundle's cut-off, and the next retrain absorbs them all. An event is
+applied once however often it arrives (its ``event_id``): replicas read each other's events
+from the shared store (:func:`ganxun.serving.app.sync_events`) and meet their own there too.
 """
 
 from __future__ import annotations
@@ -24,15 +26,22 @@ class OnlineOverlay:
         self.taken: dict[int, set[int]] = {}
         self.hours: dict[int, np.ndarray] = {}
         self.changed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.seen: set[str] = set()  # event ids applied (or refused) already
         self._lock = threading.Lock()
 
     def apply(self, event: Event) -> bool:
-        """Apply one stored event; False when it names a cadre, course or item the bundle lacks.
+        """Apply one stored event; False when it is unknown to the bundle or was applied before.
 
-        An answer takes one Newton step of the diagnosis model on the item's topics; a completion
+        False when it names a cadre, course or item the bundle lacks, or when an event with its
+        ``event_id`` came before (a completion counted twice would add its hours twice). An
+        answer takes one Newton step of the diagnosis model on the item's topics; a completion
         adds its hours to the cadre's exposure and moves the reserve by the model's effect of
         that change of exposure (see :func:`ganxun.training.fitting.shift_exposure`).
         """
+        with self._lock:
+            if event.event_id in self.seen:
+                return False
+            self.seen.add(event.event_id)
         cat, k = self.fitted.catalog, self.fitted.knowledge
         idx = cat.cadres.one(event.cadre_id)
         if idx < 0:

@@ -20,3 +20,6 @@ class Settings(BaseSettings):
     # compute every cadre's default recommendation list in the background after a bundle loads
     # (GANXUN_PRECOMPUTE_LISTS=false: always compute per request)
     precompute_lists: bool = True
+    # replicas: every this many seconds, apply the events other processes stored in the shared
+    # database (GANXUN_EVENT_SYNC_SECONDS; 0: never — one process, or a store nobody else writes)
+    event_sync_seconds: float = 2.0

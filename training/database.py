@@ -133,3 +133,20 @@ def load_events(engine: Engine, since: datetime | None = None) -> list[Event]:
         q = q.where(events.c.occurred_at >= _utc(since))
     with engine.connect() as conn:
         return [EVENT_ADAPTER.validate_python(p) for (p,) in conn.execute(q)]
+
+
+def received_events(engine: Engine, since: datetime) -> tuple[list[Event], datetime | None]:
+    """Events the store received at or after ``since``, and the latest receipt time among them.
+
+    What a replica polls for: the events other processes stored (``received_at`` is set by the
+    process that stored them).
+    """
+    q = (
+        sa.select(events.c.payload, events.c.received_at)
+        .where(events.c.received_at >= _utc(since))
+        .order_by(events.c.received_at)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    latest = max((_utc(r) for _, r in rows), default=None)
+    return [EVENT_ADAPTER.validate_python(p) for p, _ in rows], latest

@@ -7,6 +7,7 @@ see the ``postgres_url`` fixture.
 import random
 import shutil
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 
@@ -57,9 +58,9 @@ def setup(trained, tmp_path):
 
 
 @contextmanager
-def serving(art, db_url):
+def serving(art, db_url, **settings):
     """A started TestClient on ``db_url`` with an org key; the app's engine is disposed after."""
-    app = create_app(Settings(artifacts=art, database_url=db_url))
+    app = create_app(Settings(artifacts=art, database_url=db_url, **settings))
     try:
         with TestClient(app) as client:
             client.headers["X-API-Key"] = create_key(app.state.engine, "org")
@@ -243,3 +244,25 @@ def test_concurrent_posts_through_the_service_lose_nothing(setup, db_url):
 
         sent = _race(post, cadres, course)
     assert _stored_ids(db_url) == sent
+
+
+def test_two_replicas_on_one_store_answer_as_one_service(setup, db_url):
+    """An event posted to one process is in the other's answers within the sync period."""
+    art, fitted = setup
+    cadre = str(fitted.catalog.cadres.ids_[7])
+    url = f"/v1/cadres/{cadre}/recommendations"
+    fast = {"event_sync_seconds": 0.2}
+    with serving(art, db_url, **fast) as a, serving(art, db_url, **fast) as b:
+        top = b.post(url, json={"k": 5}).json()["items"][0]["course_id"]
+        before = b.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+        posted = a.post("/v1/events", json={"events": [_raw("replica-1", cadre, top)]})
+        assert posted.json()["results"][0]["status"] == "accepted"
+        waited = time.monotonic()
+        while top in {i["course_id"] for i in b.post(url, json={"k": 5}).json()["items"]}:
+            assert time.monotonic() - waited < 10, "replica b never saw the event posted to a"
+            time.sleep(0.05)
+        seen = b.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"]
+        assert seen != before  # the completion moved b's reserve too
+        time.sleep(0.6)  # several more polls read the same event again: it counts once
+        assert b.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"] == seen
+        assert a.get(f"/v1/cadres/{cadre}/knowledge").json()["topics"] == seen
