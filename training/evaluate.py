@@ -368,6 +368,7 @@ def evaluate_compliance(
         forecast_training_rows,
         kind_hours,
         period_window,
+        training_rules,
     )
     from ganxun.models.compliance import ComplianceForecaster, pace_only
 
@@ -378,9 +379,16 @@ def evaluate_compliance(
     hours = kind_hours(known)
     final = compliance_at_end(known, end, hours)
     out: dict[str, float] = {}
+    learned: dict[tuple, tuple] = {}
+    years = sorted(set(training_rules(tables)["period_years"].astype(int)))
     for m in months_out:
         at = end - pd.DateOffset(months=m)
-        rows, met = forecast_training_rows(before_date(tables, at), at)
+        # the rows come from the windows closed before ``at``: the same for every horizon that
+        # falls in the same windows (6 and 3 months out of a one-year period), so built once
+        closed = tuple(period_window(at, y)[0] for y in years)
+        if closed not in learned:
+            learned[closed] = forecast_training_rows(before_date(tables, at), at)
+        rows, met = learned[closed]
         model = ComplianceForecaster().fit(rows, met)
         now = forecast_rows(known, at, hours=hours)
         now = now[(now["due"] > 0) & (now["window_end"] == end)]
