@@ -449,28 +449,38 @@ def forecast_rows(
     unit = base["cadre_id"].map(post.set_index("cadre_id")["unit_id"])
     rank = base["cadre_id"].map(post.set_index("cadre_id")["rank"])
     class_kinds = _class_kinds(tables)
+    kinds = list(HOUR_KINDS)
+    by_cadre = recent.groupby("cadre_id")[kinds].sum()
+    by_cadre90 = recent90.groupby("cadre_id")[kinds].sum()
+    offered_by_end: dict = {}  # rules with one window share these (the two one-year rules)
+    previous_by_start: dict = {}
     out = []
     for (rule_id, kind), rows in base.groupby(["rule_id", "kind"], sort=False):
         end = rows["window_end"].iloc[0]
         left_days = max((end - at).days, 0)
-        pace = rows["cadre_id"].map(recent.groupby("cadre_id")[kind].sum()).fillna(0.0)
+        pace = rows["cadre_id"].map(by_cadre[kind]).fillna(0.0)
         need = np.maximum(rows["due"].to_numpy(float), 1.0)
         projected = pace.to_numpy(float) * left_days / 365.0
         r = rows.copy()
         r["share_done"] = rows["hours"] / np.maximum(rows["required"], 1.0)
         r["remaining_need"] = rows["due"] / np.maximum(rows["required"], 1.0)
         r["pace_ratio"] = np.minimum(projected / need, 5.0)
-        pace90 = rows["cadre_id"].map(recent90.groupby("cadre_id")[kind].sum()).fillna(0.0)
+        pace90 = rows["cadre_id"].map(by_cadre90[kind]).fillna(0.0)
         r["pace90_ratio"] = np.minimum(pace90.to_numpy(float) * left_days / 90.0 / need, 5.0)
         r["unit_pace_ratio"] = r["pace_ratio"].groupby(unit[rows.index]).transform("median")
-        offered = _offered_hours(tables, at, end, class_kinds)
+        if end not in offered_by_end:
+            offered_by_end[end] = _offered_hours(tables, at, end, class_kinds)
+        offered = offered_by_end[end]
         key = pd.MultiIndex.from_arrays([rank[rows.index], pd.Series(kind, index=rows.index)])
         r["offer_ratio"] = np.minimum(offered.reindex(key).fillna(0.0).to_numpy() / need, 5.0)
         start = rows["window_start"].iloc[0]
         # the standing at the last moment of the previous window (at ``start`` itself the
         # current window holds nothing yet: every cadre would look unmet)
-        last_moment = start - pd.Timedelta(seconds=1)
-        previous = compliance(tables, last_moment, rows["cadre_id"], hours)
+        if start not in previous_by_start:
+            last_moment = start - pd.Timedelta(seconds=1)
+            ids = base["cadre_id"].unique()
+            previous_by_start[start] = compliance(tables, last_moment, ids, hours)
+        previous = previous_by_start[start]
         prev = previous[previous["rule_id"] == rule_id].set_index("cadre_id")["met"]
         r["last_window_met"] = rows["cadre_id"].map(prev).astype(float)
         span = end - start
