@@ -197,19 +197,37 @@ def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper, 
 
 
 def _repair(x, values, n_x, constraint, slots) -> np.ndarray:
-    """Raise the score of a feasible plan without emptying a slot (after a solver time-out).
+    """The better of ``x`` improved and a greedy plan, after a solver time-out.
 
     Only for plans whose rows are all "at most" rows with non-negative coefficients over the
     pair variables (the staff plan; the teacher plan's auxiliaries make it return ``x`` as it
-    is). One greedy pass over the slots: a filled slot swaps to its best candidate that fits once
-    its own is taken out; an empty slot takes its best candidate that fits.
+    is). Two starts: ``x`` (often the count-only plan, which ignores the scores) and the global
+    greedy plan (every pair best score first, taken when it fits). Each is then improved by one
+    pass over the slots — a filled slot swaps to its best candidate that fits once its own is
+    taken out, an empty slot takes its best candidate that fits — and the plan filling more
+    slots wins, then the one of higher score.
     """
     a = sp.csc_matrix(constraint.A)
     if slots is None or a.shape[1] != n_x or (a.data < 0).any() or np.isfinite(constraint.lb).any():
         return x
-    x = (np.asarray(x, dtype=float)[:n_x] > 0.5).astype(float)
     values = np.asarray(values, dtype=float)
     ub = np.asarray(constraint.ub, dtype=float) + 1e-9
+    plans = []
+    greedy = np.zeros(n_x)
+    use = np.zeros(a.shape[0])
+    for j in np.argsort(-values, kind="stable"):
+        rows, coef = a.indices[a.indptr[j] : a.indptr[j + 1]], a.data[a.indptr[j] : a.indptr[j + 1]]
+        if (use[rows] + coef <= ub[rows]).all():
+            use[rows] += coef
+            greedy[j] = 1.0
+    for start in (np.asarray(x, dtype=float)[:n_x], greedy):
+        plan = _improve((start > 0.5).astype(float), values, a, ub, slots)
+        plans.append(((plan > 0.5).sum(), float(values @ plan), plan))
+    return max(plans, key=lambda p: (p[0], p[1]))[2]
+
+
+def _improve(x, values, a, ub, slots) -> np.ndarray:
+    """One pass over the slots of a feasible packing plan ``x``, best candidate that fits."""
     use = a @ x
 
     def fits(j: int) -> bool:
@@ -223,8 +241,7 @@ def _repair(x, values, n_x, constraint, slots) -> np.ndarray:
 
     order = np.lexsort((-values, slots))  # per slot, best candidate first
     first = np.searchsorted(slots[order], np.unique(slots))
-    groups = np.split(order, first[1:])
-    for group in groups:
+    for group in np.split(order, first[1:]):
         held = group[x[group] > 0.5]
         if len(held):
             put(int(held[0]), -1.0)
