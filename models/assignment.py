@@ -155,14 +155,24 @@ def _caps(value, n: int, name: str) -> np.ndarray:
 
 
 def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper, slots=None):
+    """:func:`_solve_plan`, and a plan cut short by the time limit improved by :func:`_repair`.
+
+    A solve stopped at the time limit may hold a poor incumbent (the solver's first feasible
+    plan, or the count-only plan, which does not read the scores): it is repaired on the scores
+    (``slots``: the slot of each pair variable).
+    """
+    x, status = _solve_plan(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper)
+    if status == "time_limit":
+        x = _repair(x, values, n_x, rows_fn(), slots)
+    return x, status
+
+
+def _solve_plan(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper):
     """Fill as many slots as possible, then maximise the total score given that count.
 
     The score-only optimum is tried first: when it fills as many slots as the count-only optimum
     it is also the best plan of that count, and the (slow) count-constrained solve is skipped;
     ``n_upper`` (slots with any eligible candidate) bounds the count, so reaching it ends early.
-    When a solve stops at the time limit, the plan is not left to the count-only solve (which
-    does not read the scores): it is improved by :func:`_repair` (``slots``: the slot of each
-    pair variable).
     """
     integrality = np.ones(n_vars)
     bounds = Bounds(np.zeros(n_vars), np.ones(n_vars))
@@ -178,8 +188,7 @@ def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper, 
         count, integrality=integrality, bounds=bounds, constraints=[rows_fn()], options=opts
     )
     if most.x is None:
-        start = best.x if best.x is not None else np.zeros(n_vars)
-        return _repair(start, values, n_x, rows_fn(), slots), "time_limit"
+        return (best.x if best.x is not None else np.zeros(n_vars)), "time_limit"
     status = "optimal" if best.status == 0 and most.status == 0 else "time_limit"
     n_most = int(round(-most.fun))
     if best.x is not None and int((best.x[:n_x] > 0.5).sum()) >= n_most:
@@ -192,7 +201,7 @@ def _solve_milp(values, n_x, rows_fn, time_limit, n_vars, mip_rel_gap, n_upper, 
         options=opts,
     )
     if both.x is None:
-        return _repair(most.x, values, n_x, rows_fn(), slots), "time_limit"
+        return most.x, "time_limit"
     return both.x, status if both.status == 0 else "time_limit"
 
 
