@@ -672,41 +672,32 @@ def run(
     reserve = ReserveMatrix(fitted.knowledge.reserve, fitted.catalog.cadres, fitted.catalog.topics)
     tm, timings["fit_teacher"] = timed(TeacherMatcher(random_state=seed).fit, train, reserve, T)
     sm, timings["fit_staff"] = timed(StaffMatcher(random_state=seed).fit, train, reserve, T)
-    if plans_only:
-        teacher, timings["teacher_bench"] = timed(
-            teacher_plan_bench, city, tm, reserve, T, max_sessions
-        )
-        staff, timings["staff_bench"] = timed(staff_plan_bench, city, sm, reserve, T)
-        return {
-            "scale": scale,
-            "seed": seed,
-            "split_date": str(T.date()),
-            "teacher_plan": teacher,
-            "staff_plan": staff,
-            "timings_s": {k: round(v, 2) for k, v in timings.items()},
-        }
-    settings = TrainConfig(seed=seed).rollcall.model_dump()
-    rr, timings["fit_rollcall"] = timed(
-        RollcallRanker(random_state=seed, **settings).fit, train, reserve, T
-    )
-    fast = RollcallRanker(random_state=seed, **{**settings, "use_learning_speed": True})
-    with_speed = fast.fit(train, reserve, T)
     teacher, timings["teacher_bench"] = timed(
         teacher_plan_bench, city, tm, reserve, T, max_sessions
     )
     staff, timings["staff_bench"] = timed(staff_plan_bench, city, sm, reserve, T)
-    roll, timings["rollcall_bench"] = timed(
-        rollcall_bench, city, rr, T, n_requests, seed, with_speed
-    )
-    lat, timings["latency_bench"] = timed(latency, city, rr, tm, reserve, T, max_sessions, repeats)
-    return {
+    result = {
         "scale": scale,
         "seed": seed,
         "split_date": str(T.date()),
         "teacher_plan": teacher,
         "staff_plan": staff,
-        "rollcall": roll,
-        "latency": lat,
+    }
+    if not plans_only:
+        settings = TrainConfig(seed=seed).rollcall.model_dump()
+        rr, timings["fit_rollcall"] = timed(
+            RollcallRanker(random_state=seed, **settings).fit, train, reserve, T
+        )
+        fast = RollcallRanker(random_state=seed, **{**settings, "use_learning_speed": True})
+        with_speed = fast.fit(train, reserve, T)
+        result["rollcall"], timings["rollcall_bench"] = timed(
+            rollcall_bench, city, rr, T, n_requests, seed, with_speed
+        )
+        result["latency"], timings["latency_bench"] = timed(
+            latency, city, rr, tm, reserve, T, max_sessions, repeats
+        )
+    return {
+        **result,
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
     }
 
