@@ -611,11 +611,15 @@ def markdown(result: dict) -> str:
                 f"{p['filled']} | {p['unfilled']} | {v} |"
             )
         lines.append("")
-    if "rollcall" not in result:  # --plans-only
-        fit = result["timings_s"]
-        return "\n".join(
-            [*lines, "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in fit.items())]
-        )
+    if "rollcall" in result:  # not with --plans-only
+        lines += [*_rollcall_lines(result), ""]
+    fit = result["timings_s"]
+    lines.append("Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in fit.items()))
+    return "\n".join(lines)
+
+
+def _rollcall_lines(result: dict) -> list[str]:
+    lines: list[str] = []
     r = result["rollcall"]
     lines += [
         f"**Rollcall** ({r['solved']} requests solved of {r['requests']}, "
@@ -656,9 +660,7 @@ def markdown(result: dict) -> str:
         f"{lat['teacher_plan']['slots']} slots | {lat['teacher_plan']['median_s']:.3f} | "
         f"{lat['teacher_plan']['p99_s']:.3f} |"
     )
-    fit = result["timings_s"]
-    lines += ["", "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in fit.items())]
-    return "\n".join(lines)
+    return lines
 
 
 def run(
